@@ -230,3 +230,11 @@ def test_a_forked_child_gets_a_fresh_instance() -> None:
 def test_errors_share_the_library_root() -> None:
     with pytest.raises(AdmfPerfError):
         MemoryManager(system_threshold=2.0)
+
+
+def test_trim_heap_reports_whether_it_could_trim() -> None:
+    import platform
+
+    from admf_perf.resources.memory import trim_heap
+
+    assert trim_heap() is (platform.libc_ver()[0] == "glibc")

@@ -14,9 +14,9 @@ it did not hand out and double releases, and registers itself (weakly) with the
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
+from types import TracebackType
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from admf_perf.errors import ConfigurationError
@@ -117,14 +117,9 @@ class ObjectPool(Generic[T]):
         if self._reset is not None:
             self._reset(obj)
 
-    @contextmanager
-    def borrow(self) -> Iterator[T]:
+    def borrow(self) -> _Borrowed[T]:
         """``with pool.borrow() as obj:`` acquires an object and releases it on exit."""
-        obj = self.acquire()
-        try:
-            yield obj
-        finally:
-            self.release(obj)
+        return _Borrowed(self)
 
     def trim(self, keep: int = 0) -> int:
         """Drop idle objects down to ``keep``; returns how many were dropped."""
@@ -147,3 +142,24 @@ class ObjectPool(Generic[T]):
     def __len__(self) -> int:
         """Idle objects ready for reuse."""
         return len(self._idle)
+
+
+class _Borrowed(Generic[T]):
+    """The context manager of :meth:`ObjectPool.borrow` (a class: cheaper than a generator)."""
+
+    __slots__ = ("_obj", "_pool")
+
+    def __init__(self, pool: ObjectPool[T]) -> None:
+        self._pool = pool
+
+    def __enter__(self) -> T:
+        self._obj = self._pool.acquire()
+        return self._obj
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._pool.release(self._obj)
