@@ -68,7 +68,7 @@ class ResourceAwareExecutor:
         cpu_high: float = 85.0,
         batch_size: int | None = None,
         sequential_below: int = 2,
-        min_task_seconds: float = 0.0,
+        min_task_seconds: float = 0.001,
         release_on_pressure: bool = True,
         task_name: str | None = None,
     ) -> None:

@@ -12,7 +12,7 @@ Parquet and Feather through pyarrow.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,62 +63,67 @@ def load_csv_chunked(
         parse_dates=list(parse_dates) if parse_dates else None,
         **read_csv_kwargs,
     )
-    chunks: list[pd.DataFrame] = []
-    string_columns: set[str] | None = None
+    chunks: list[Chunk] = []
+    string_columns: set[Hashable] | None = None
     with reader:
         for raw in reader:
             if not optimize:
-                chunks.append(raw)
+                chunks.append({name: raw[name] for name in raw.columns})
                 continue
-            strings = {str(c) for c in raw.columns if is_string_column(raw[c])}
+            strings = {name for name in raw.columns if is_string_column(raw[name])}
             string_columns = strings if string_columns is None else string_columns & strings
-            columns = {
-                c: raw[c].astype("category")
-                if str(c) in strings
-                else optimize_column(raw[c], float_tolerance, category_threshold)
-                for c in raw.columns
-            }
-            chunks.append(pd.DataFrame(columns, index=raw.index, copy=False))
-            del raw, columns
-            trim_heap()
+            chunks.append(
+                {
+                    name: raw[name].astype("category")
+                    if name in strings
+                    else optimize_column(raw[name], float_tolerance, category_threshold)
+                    for name in raw.columns
+                }
+            )
+            del raw
     if not chunks:
         return pd.read_csv(path, nrows=0, usecols=usecols, **read_csv_kwargs)
     if optimize:
         _unify_categories(chunks, string_columns or set(), category_threshold)
-    return chunks[0] if len(chunks) == 1 else _concat_by_column(chunks)
+    return _concat_by_column(chunks)
 
 
-def _concat_by_column(chunks: list[pd.DataFrame]) -> pd.DataFrame:
-    """``pd.concat(chunks)``, one column at a time, dropping each column from the chunks as
-    it is copied: the peak is the result plus one column, not the result twice."""
-    columns: dict[Any, pd.Series] = {}
-    for name in list(chunks[0].columns):
+Chunk = dict[Hashable, pd.Series]
+
+
+def _concat_by_column(chunks: list[Chunk]) -> pd.DataFrame:
+    """Concatenate the chunks one column at a time, dropping each column's pieces once
+    copied and trimming the heap: the peak is the result plus one column, not twice it."""
+    columns: Chunk = {}
+    for name in list(chunks[0]):
         pieces = [chunk.pop(name) for chunk in chunks]
-        columns[name] = pd.concat(pieces, ignore_index=True)
+        columns[name] = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
         del pieces
         trim_heap()
     return pd.DataFrame(columns, copy=False)
 
 
-def _unify_categories(chunks: list[pd.DataFrame], columns: set[str], threshold: float) -> None:
+def _unify_categories(chunks: list[Chunk], columns: set[Hashable], threshold: float) -> None:
     """Give every chunk's category column the same categories, or turn it back to strings.
 
-    A column that was a string column in only some chunks (mixed types) is left as
-    pandas concatenates it. Columns with too many distinct values overall go back to
-    their string form.
+    A column that was a string column in only some chunks (mixed types) goes back to
+    strings and is left as pandas concatenates it; so do columns with too many distinct
+    values over the whole file.
     """
-    rows = sum(len(c) for c in chunks)
+    rows = sum(len(next(iter(c.values()))) for c in chunks if c)
     for chunk in chunks:
-        for name in chunk.columns:
-            if isinstance(chunk[name].dtype, pd.CategoricalDtype) and str(name) not in columns:
-                chunk[name] = chunk[name].astype(chunk[name].cat.categories.dtype)
+        for name, column in chunk.items():
+            if isinstance(column.dtype, pd.CategoricalDtype) and name not in columns:
+                chunk[name] = column.astype(column.cat.categories.dtype)
     for name in columns:
         union = union_categoricals([c[name] for c in chunks], sort_categories=True)
         keep = rows > 0 and len(union.categories) / rows < threshold
         for chunk in chunks:
             column = chunk[name]
             if keep:
-                chunk[name] = pd.Categorical(column, categories=union.categories)
+                chunk[name] = pd.Series(
+                    pd.Categorical(column, categories=union.categories), name=column.name
+                )
             else:
                 chunk[name] = column.astype(union.categories.dtype)
 
