@@ -28,8 +28,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
-import psutil
-
 from admf_perf.errors import ConfigurationError
 from admf_perf.resources.memory import MemoryManager, MemoryUsage, PressureReport
 
@@ -51,9 +49,10 @@ class ResourceAwareExecutor:
 
     ``memory_manager`` defaults to ``MemoryManager.get_instance()``; give one built with a
     ``probe`` to drive pressure from elsewhere. ``cpu_probe()`` returns system CPU percent
-    (psutil by default). ``batch_size`` defaults to twice the current parallelism.
-    ``use_process`` runs tasks in the CPUManager's process pool (``fn`` and tasks must
-    pickle); threads only help tasks that release the GIL.
+    (default: ``CPUManager.get_cpu_usage()["system"]``). ``batch_size`` defaults to twice
+    the current parallelism. ``use_process`` runs tasks in the CPUManager's process pool
+    (``fn`` and tasks must pickle); threads only help tasks that release the GIL. Real
+    concurrency is also capped by the CPUManager's pool size (``init_process_pool(n)``).
     """
 
     def __init__(
@@ -88,7 +87,7 @@ class ResourceAwareExecutor:
         self.use_process = use_process
         self.memory_manager = memory_manager or MemoryManager.get_instance()
         self._cpu_manager = cpu_manager
-        self.cpu_probe: Callable[[], float] = cpu_probe or _psutil_cpu_percent
+        self.cpu_probe: Callable[[], float] = cpu_probe or self._system_cpu_percent
         self.cpu_high = cpu_high
         self.batch_size = batch_size
         self.sequential_below = sequential_below
@@ -194,7 +193,6 @@ class ResourceAwareExecutor:
         elif self.parallelism < self.max_workers and self.cpu_probe() < self.cpu_high:
             self.parallelism += 1
 
-
-def _psutil_cpu_percent() -> float:
-    """System CPU percent since the previous call (psutil, non-blocking)."""
-    return float(psutil.cpu_percent(interval=None))
+    def _system_cpu_percent(self) -> float:
+        """System CPU percent since the previous reading, from the CPUManager."""
+        return float(self.cpu_manager.get_cpu_usage()["system"])
