@@ -172,6 +172,13 @@ def _timeseries_suite(n: int, grow_n: int, queries: int) -> Suite:
     suite.add("pd.Series grow by .loc[ts] = v", grow_series, ops=grow_n)
     suite.add("lists, then one pd.Series", lists_then_series, ops=n, goal="informational")
     suite.add("TimeSeriesArray.append", tsa_append, ops=n, goal="<= 0.05")
+    suite.add(
+        "TimeSeriesArray.append (vs lists)",
+        tsa_append,
+        ops=n,
+        anchor="lists, then one pd.Series",
+        goal="informational",
+    )
     suite.notes.append(
         "append: the lists case is not queryable until the Series is built; "
         "TimeSeriesArray is queryable after every append"

@@ -1,9 +1,11 @@
 """ObjectPool: reuse objects instead of allocating new ones, for the few cases where it pays.
 
-In CPython allocating a small object (a slotted dataclass, a Bar or an Event) costs about
-as much as one locked pool round trip, so pooling such objects is usually *slower*; see
-``benchmarks/resources.py``. A pool pays when creating the object is expensive: large
-preallocated numpy buffers, objects that open resources, or objects with costly setup.
+In CPython a locked acquire/release round trip costs several times more than allocating
+a small object (a slotted dataclass Bar, an Event): pooling those is *slower* (about 5x
+and 10x in ``benchmarks/resources.py``). A pool pays when creating the object is
+expensive: numpy buffers past malloc's mmap threshold (16 MiB: about 0.7x the cost of
+allocating; at 1 MiB malloc already reuses memory and the pool gains nothing), objects
+that open resources, or objects with costly setup.
 
 The pool keeps up to ``max_size`` idle objects, resets each one when it comes back (the
 ``reset`` callable or an overridden :meth:`ObjectPool._reset_object`), refuses objects
