@@ -216,7 +216,10 @@ def test_variance_is_stable_on_large_offsets(level: float) -> None:
     rng = np.random.default_rng(3)
     x = level + rng.normal(size=50_000)
     want = ref_var(x, 20, 1)
-    for got in (RollingVarianceCalculator(20).calculate(x), per_bar(RollingVarianceCalculator(20), x)):
+    for got in (
+        RollingVarianceCalculator(20).calculate(x),
+        per_bar(RollingVarianceCalculator(20), x),
+    ):
         np.testing.assert_allclose(got, want, rtol=1e-9, equal_nan=True)
     # pandas' own Welford add/remove is far off here, which is why we do not use it
     pandas = pd.Series(x).rolling(20).var().to_numpy()
@@ -330,7 +333,7 @@ def test_numeric_containers_are_accepted() -> None:
         lambda: RSICalculator(0),
         lambda: BollingerBandsCalculator(20, num_std=-1),
         lambda: BollingerBandsCalculator(20, num_std=float("nan")),
-        lambda: ExponentialMovingAverageCalculator(),
+        ExponentialMovingAverageCalculator,
         lambda: ExponentialMovingAverageCalculator(span=10, alpha=0.5),
         lambda: ExponentialMovingAverageCalculator(span=0.5),
         lambda: ExponentialMovingAverageCalculator(alpha=0.0),
@@ -350,7 +353,9 @@ def test_bands_shape_and_value() -> None:
     assert out.shape == (30, 3)
     mid, up, lo = calc.value
     sd = np.std(x[-5:])
-    assert (mid, up, lo) == pytest.approx((x[-5:].mean(), x[-5:].mean() + 1.5 * sd, x[-5:].mean() - 1.5 * sd))
+    assert (mid, up, lo) == pytest.approx(
+        (x[-5:].mean(), x[-5:].mean() + 1.5 * sd, x[-5:].mean() - 1.5 * sd)
+    )
     assert all(math.isnan(v) for v in BollingerBandsCalculator(5).value)
 
 

@@ -32,6 +32,13 @@ class MovingAverageCalculator(WindowedCalculator):
         self._sum = 0.0
         self._bad = self._window  # missing values in the buffer (empty slots included)
 
+    def _window_state(self) -> dict[str, Any]:
+        return {"sum": self._sum, "bad": self._bad}
+
+    def _load_window_state(self, state: dict[str, Any]) -> None:
+        self._sum = float(state["sum"])
+        self._bad = int(state["bad"])
+
     def update(self, value: object, timestamp: object = None) -> float:
         """Add one bar; returns the moving average (NaN while warming up or missing)."""
         if timestamp is not None:

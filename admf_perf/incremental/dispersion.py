@@ -60,6 +60,22 @@ class _MomentsCalculator(WindowedCalculator):
         self._bad = self._window
         self._wraps = max(1, 1024 // self._window)  # wraps of the buffer until a rebuild
 
+    def _window_state(self) -> dict[str, Any]:
+        return {
+            "k": self._k,
+            "s1": self._s1,
+            "s2": self._s2,
+            "bad": self._bad,
+            "wraps": self._wraps,
+        }
+
+    def _load_window_state(self, state: dict[str, Any]) -> None:
+        self._k = float(state["k"])
+        self._s1 = float(state["s1"])
+        self._s2 = float(state["s2"])
+        self._bad = int(state["bad"])
+        self._wraps = int(state["wraps"])
+
     def _rebuild(self) -> tuple[float, float, float]:
         """Exact sums from the buffer, shifted by the current window mean."""
         vals = [v for v in self._buf if not math.isnan(v)]

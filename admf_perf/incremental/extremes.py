@@ -9,6 +9,7 @@ min_periods=window)``: the output is NaN while one is in the window.
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,14 @@ class RollingMaxCalculator(WindowedCalculator):
         self._dq: deque[tuple[int, float]] = deque()
         self._i = -1  # index of the last bar
         self._last_bad = -1  # index of the last missing bar; slots before 0 are missing
+
+    def _window_state(self) -> dict[str, Any]:
+        return {"deque": [[i, v] for i, v in self._dq], "i": self._i, "last_bad": self._last_bad}
+
+    def _load_window_state(self, state: dict[str, Any]) -> None:
+        self._dq = deque((int(i), float(v)) for i, v in state["deque"])
+        self._i = int(state["i"])
+        self._last_bad = int(state["last_bad"])
 
     def update(self, value: object, timestamp: object = None) -> float:
         """Add one bar; returns the rolling maximum (NaN while warming up or missing)."""

@@ -3,8 +3,10 @@
 The buffer holds the last ``window`` values; ``update`` implementations write at
 ``_pos``, wrap it to 0 at ``window`` and then set ``_full``. Empty slots start as NaN and
 count as missing, so "warming up" and "a missing value in the window" are the same condition.
-The kernel state is just those values in order: restoring replays them through
-``update``, and a vectorized tail is computed over them plus the new chunk.
+A vectorized chunk is computed over the last ``window - 1`` values plus the chunk, and the
+kernel is then rebuilt by replaying the last ``window`` values through ``update``. Saved
+states carry the buffer and the derived sums exactly, so a restored calculator continues
+bit for bit.
 """
 
 from __future__ import annotations
@@ -64,12 +66,36 @@ class WindowedCalculator(SeriesCalculator):
         return self._window if self._full else self._pos
 
     def _kernel_state(self) -> dict[str, Any]:
-        return {"tail": self.tail()}
+        value = self._value
+        return {
+            "buffer": list(self._buf),
+            "pos": self._pos,
+            "full": self._full,
+            "value": list(value) if isinstance(value, tuple) else value,
+            **self._window_state(),
+        }
 
     def _restore_kernel(self, state: dict[str, Any]) -> None:
-        tail = [float(v) for v in state["tail"]]
-        if len(tail) > self._window:
-            raise ValueError(f"tail of {len(tail)} values for a window of {self._window}")
+        buf = [float(v) for v in state["buffer"]]
+        pos = int(state["pos"])
+        if len(buf) != self._window or not 0 <= pos < self._window:
+            raise ValueError(f"buffer of {len(buf)} values at {pos} for a window of {self._window}")
+        self._reset_kernel()
+        self._buf, self._pos, self._full = buf, pos, bool(state["full"])
+        value = state["value"]
+        self._value = tuple(float(v) for v in value) if self.output_shape else float(value)
+        self._load_window_state(state)
+
+    @abstractmethod
+    def _window_state(self) -> dict[str, Any]:
+        """The derived sums/deques as plain values (restored exactly, bit for bit)."""
+
+    @abstractmethod
+    def _load_window_state(self, state: dict[str, Any]) -> None:
+        """Restore what ``_window_state`` returned."""
+
+    def _replay(self, tail: list[float]) -> None:
+        """Rebuild the kernel from the last values alone (after a vectorized chunk)."""
         self._reset_kernel()
         upd = self.update
         for v in tail:
@@ -79,7 +105,7 @@ class WindowedCalculator(SeriesCalculator):
         prefix = self.tail()[1:] if self._filled() == self._window else self.tail()
         x = np.concatenate((np.asarray(prefix, dtype=np.float64), chunk)) if prefix else chunk
         out = self._vectorized(x)[len(prefix) :]
-        self._restore_kernel({"tail": x[-self._window :].tolist()})
+        self._replay(x[-self._window :].tolist())
         self._value = _as_value(out[-1])
         return out
 
