@@ -116,13 +116,21 @@ class CachingRiskCalculator(ArrayCalculator):
             raise InvalidInputError(f"returns must be finite, got {chunk[i]!r} at position {i}")
         e = chunk - self._rf
         nb = e.shape[0]
-        mb = float(e.mean())
-        m2b = float(np.square(e - mb).sum())
+        lo, hi = float(e.min()), float(e.max())
+        if lo == hi:  # constant: numpy's mean could be an ulp off, making a tiny fake std
+            mb, m2b = lo, 0.0
+        else:  # corrected two-pass
+            mb = float(e.mean())
+            d = e - mb
+            m2b = float(np.dot(d, d) - d.sum() ** 2 / nb)
         na = self._n
         n = na + nb
-        delta = mb - self._mean
-        self._mean += delta * nb / n
-        self._m2 += m2b + delta * delta * na * nb / n
+        if na:  # Chan et al.: merge the chunk's mean and m2 into the running ones
+            delta = mb - self._mean
+            self._mean += delta * nb / n
+            self._m2 += m2b + delta * delta * na * nb / n
+        else:
+            self._mean, self._m2 = mb, m2b
         self._n = n
         self._down += float(np.square(np.minimum(e, 0.0)).sum())
         equity = np.cumprod(np.concatenate(([self._equity], 1.0 + chunk)))[1:]
