@@ -146,6 +146,13 @@ def test_non_finite_returns_are_rejected(bad: float) -> None:
     assert calc.periods == 1  # unchanged
     with pytest.raises(InvalidInputError, match="position 2"):
         CachingRiskCalculator().calculate([0.01, 0.02, bad])
+    # a failed calculate leaves nothing half-done behind: the next one is right
+    seen = CachingRiskCalculator()
+    seen.calculate([0.01, 0.02])
+    with pytest.raises(InvalidInputError):
+        seen.calculate([0.5, bad])  # changed history: full run, fails midway
+    good = np.array([0.01, 0.02, -0.03])
+    check(seen.calculate(good), reference(good, 0.0, 252))
 
 
 @pytest.mark.parametrize(

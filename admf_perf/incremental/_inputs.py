@@ -68,6 +68,13 @@ def digest(arr: np.ndarray) -> int:
     return xxhash.xxh3_64_intdigest(arr.data)
 
 
+def hasher(arr: np.ndarray) -> xxhash.xxh3_64:
+    """A streaming xxh3-64 fed with ``arr``: extend it with ``update(tail.data)``."""
+    h = xxhash.xxh3_64()
+    h.update(arr.data)
+    return h
+
+
 def last_bits(arr: np.ndarray) -> int:
     """The bit pattern of the last element (0 for an empty array): a cheap pre-check."""
     return int(arr[-1:].view(np.uint64)[0]) if arr.shape[0] else 0

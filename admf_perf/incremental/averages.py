@@ -48,28 +48,32 @@ class MovingAverageCalculator(WindowedCalculator):
         pos = self._pos
         old = buf[pos]
         s = self._sum
-        bad = self._bad
         if x - x == 0.0:  # finite
             buf[pos] = x
             s += x
         else:
             buf[pos] = NAN
-            bad += 1
+            self._bad += 1
         if old == old:  # noqa: PLR0124 - NaN check on the hot path
             s -= old
         else:
-            bad -= 1
+            self._bad -= 1
         pos += 1
-        if pos == self._window:
+        w = self._window
+        if pos == w:
             pos = 0
             self._full = True
-            s = sum(buf) if not bad else sum(v for v in buf if not math.isnan(v))
+            s = sum(buf) if not self._bad else sum(v for v in buf if not math.isnan(v))
         self._pos = pos
         self._sum = s
-        self._bad = bad
-        v = NAN if bad else s / self._window
-        self._value = v
-        return v
+        if self._bad:
+            return NAN
+        return s / w
+
+    @property
+    def value(self) -> float:
+        """The latest moving average (NaN while warming up or missing)."""
+        return NAN if self._bad else self._sum / self._window
 
     def _vectorized(self, x: np.ndarray) -> np.ndarray:
         return rolling_mean(x, self._window)

@@ -20,6 +20,8 @@ payload or ``-0.0`` counts as a change (a needless recompute, never a wrong answ
 means "the data is ``values``").
 
 ``SeriesCalculator`` adds the per-bar output history ``calculate`` returns.
+
+Calculators are not thread-safe: give each thread (or guard each with a lock) its own.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from admf_perf.incremental._inputs import (
     as_float_array,
     check_after,
     digest,
+    hasher,
     last_bits,
     timestamps_array,
 )
@@ -189,6 +192,7 @@ class ArrayCalculator(IncrementalCalculator):
         self._seen_digest: int | None = None
         self._seen_last = 0
         self._seen_kernel: dict[str, Any] | None = None
+        self._prefix_hash: tuple[int, Any] | None = None  # (length, hasher) of a matched prefix
         self._reset_kernel()
 
     # -- kernel hooks -------------------------------------------------------------------
@@ -242,12 +246,14 @@ class ArrayCalculator(IncrementalCalculator):
 
     def _can_update_incrementally(self, arr: np.ndarray) -> bool:
         n0 = self._seen_len
-        return (
-            self._seen_digest is not None
-            and arr.shape[0] >= n0
-            and last_bits(arr[:n0]) == self._seen_last
-            and digest(arr[:n0]) == self._seen_digest
-        )
+        self._prefix_hash = None
+        if self._seen_digest is None or arr.shape[0] < n0 or last_bits(arr[:n0]) != self._seen_last:
+            return False
+        h = hasher(arr[:n0])
+        if h.intdigest() != self._seen_digest:
+            return False
+        self._prefix_hash = (n0, h)  # extended by the tail in _remember: one pass in all
+        return True
 
     def _update_incrementally(self, arr: np.ndarray) -> Any:
         assert self._seen_kernel is not None
@@ -257,6 +263,8 @@ class ArrayCalculator(IncrementalCalculator):
         return self._result()
 
     def _calculate_full(self, arr: np.ndarray) -> Any:
+        self._prefix_hash = None
+        self._seen_digest = None  # until this run completes, nothing is appendable
         self._reset_kernel()
         self._clear_results()
         self._run(arr)
@@ -268,8 +276,14 @@ class ArrayCalculator(IncrementalCalculator):
             self._consume(chunk)
 
     def _remember(self, arr: np.ndarray) -> None:
+        pending, self._prefix_hash = self._prefix_hash, None
+        if pending is not None and pending[0] == self._seen_len:
+            h = pending[1]
+            h.update(arr[pending[0] :].data)
+            self._seen_digest = h.intdigest()
+        else:
+            self._seen_digest = digest(arr)
         self._seen_len = arr.shape[0]
-        self._seen_digest = digest(arr)
         self._seen_last = last_bits(arr)
         self._seen_kernel = self._kernel_state()
 
@@ -289,6 +303,7 @@ class ArrayCalculator(IncrementalCalculator):
         self._seen_digest = None
         self._seen_last = 0
         self._seen_kernel = None
+        self._prefix_hash = None
 
     # -- state ------------------------------------------------------------------------
 

@@ -18,8 +18,8 @@ from admf_perf.incremental._vector import rolling_extreme
 from admf_perf.incremental.windowed import WindowedCalculator
 
 
-class RollingMaxCalculator(WindowedCalculator):
-    """Rolling maximum over ``window`` bars, like pandas ``rolling(window).max()``."""
+class _ExtremeCalculator(WindowedCalculator):
+    """The deque kernel's state and the vectorized path, shared by min and max."""
 
     _kind = "max"
 
@@ -35,6 +35,15 @@ class RollingMaxCalculator(WindowedCalculator):
         self._dq = deque((int(i), float(v)) for i, v in state["deque"])
         self._i = int(state["i"])
         self._last_bad = int(state["last_bad"])
+
+    def _vectorized(self, x: np.ndarray) -> np.ndarray:
+        return rolling_extreme(x, self._window, self._kind)
+
+
+class RollingMaxCalculator(_ExtremeCalculator):
+    """Rolling maximum over ``window`` bars, like pandas ``rolling(window).max()``."""
+
+    _kind = "max"
 
     def update(self, value: object, timestamp: object = None) -> float:
         """Add one bar; returns the rolling maximum (NaN while warming up or missing)."""
@@ -65,11 +74,8 @@ class RollingMaxCalculator(WindowedCalculator):
         self._value = v
         return v
 
-    def _vectorized(self, x: np.ndarray) -> np.ndarray:
-        return rolling_extreme(x, self._window, self._kind)
 
-
-class RollingMinCalculator(RollingMaxCalculator):
+class RollingMinCalculator(_ExtremeCalculator):
     """Rolling minimum over ``window`` bars, like pandas ``rolling(window).min()``."""
 
     _kind = "min"

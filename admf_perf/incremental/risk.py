@@ -26,6 +26,7 @@ import numpy as np
 
 from admf_perf.errors import ConfigurationError
 from admf_perf.incremental._inputs import NAN, finite_float, to_float
+from admf_perf.incremental._vector import EPS
 from admf_perf.incremental.base import ArrayCalculator
 from admf_perf.incremental.errors import InvalidInputError
 
@@ -111,18 +112,18 @@ class CachingRiskCalculator(ArrayCalculator):
             self._memo = {}
 
     def _consume(self, chunk: np.ndarray) -> None:
-        if not np.isfinite(chunk).all():
-            i = int(np.flatnonzero(~np.isfinite(chunk))[0])
-            raise InvalidInputError(f"returns must be finite, got {chunk[i]!r} at position {i}")
-        e = chunk - self._rf
-        nb = e.shape[0]
-        lo, hi = float(e.min()), float(e.max())
-        if lo == hi:  # constant: numpy's mean could be an ulp off, making a tiny fake std
-            mb, m2b = lo, 0.0
-        else:  # corrected two-pass
-            mb = float(e.mean())
-            d = e - mb
-            m2b = float(np.dot(d, d) - d.sum() ** 2 / nb)
+        nb = chunk.shape[0]
+        e = chunk - self._rf if self._rf else chunk
+        mb = float(e.mean())
+        if mb - mb != 0.0:  # NaN/inf propagate into the mean: scan only then
+            finite = np.isfinite(chunk)
+            if not finite.all():
+                i = int(np.argmin(finite))
+                raise InvalidInputError(f"returns must be finite, got {chunk[i]!r} at position {i}")
+        d = e - mb
+        m2b = float(np.dot(d, d))
+        if m2b <= (4.0 * EPS) ** 2 * nb * mb * mb and (e == e[0]).all():
+            mb, m2b = float(e[0]), 0.0  # constant: numpy's mean may be an ulp off the value
         na = self._n
         n = na + nb
         if na:  # Chan et al.: merge the chunk's mean and m2 into the running ones
@@ -132,13 +133,19 @@ class CachingRiskCalculator(ArrayCalculator):
         else:
             self._mean, self._m2 = mb, m2b
         self._n = n
-        self._down += float(np.square(np.minimum(e, 0.0)).sum())
-        equity = np.cumprod(np.concatenate(([self._equity], 1.0 + chunk)))[1:]
-        peak = np.maximum.accumulate(equity)
-        np.maximum(peak, self._peak, out=peak)
-        self._max_dd = max(self._max_dd, float((1.0 - equity / peak).max()))
-        self._equity = float(equity[-1])
+        np.minimum(e, 0.0, out=d)
+        self._down += float(np.dot(d, d))
+        # equity from the current level, bar by bar like update() (cumprod is sequential)
+        path = np.empty(nb + 1)
+        path[0] = self._equity
+        np.add(chunk, 1.0, out=path[1:])
+        np.multiply.accumulate(path, out=path)
+        self._equity = float(path[-1])
+        path[0] = self._peak
+        peak = np.maximum.accumulate(path)
         self._peak = float(peak[-1])
+        np.divide(path[1:], peak[1:], out=peak[1:])
+        self._max_dd = max(self._max_dd, 1.0 - float(peak[1:].min()))
         self._memo = {}
 
     def _result(self) -> RiskMetrics:
