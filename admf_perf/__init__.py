@@ -3,6 +3,15 @@
 Public names live here; see the README for a tour. Everything else is internal.
 """
 
+from admf_perf.caching import (
+    Cache,
+    CacheEntry,
+    CacheKey,
+    CacheManager,
+    CacheStats,
+    CacheStrategy,
+    cached,
+)
 from admf_perf.config import Settings, configure, get_settings
 from admf_perf.errors import (
     AdmfPerfError,
@@ -18,6 +27,12 @@ from admf_perf.server import EmbeddedServer
 __all__ = [
     "AdmfPerfError",
     "BackendUnavailableError",
+    "Cache",
+    "CacheEntry",
+    "CacheKey",
+    "CacheManager",
+    "CacheStats",
+    "CacheStrategy",
     "CodecError",
     "ConfigurationError",
     "EmbeddedServer",
@@ -25,6 +40,7 @@ __all__ = [
     "ServerStartError",
     "Settings",
     "TaskError",
+    "cached",
     "configure",
     "get_settings",
 ]

@@ -32,10 +32,14 @@ class Settings:
     """Prefix of every Redis key and channel the library writes (``admf:...``)."""
     executor: str = "local"
     """``local`` (thread/process pools) or ``rq`` (the worker fleet behind ``redis_url``)."""
+    cluster: bool = False
+    """``redis_url`` is a node of a Redis Cluster (caches only; the executor needs one node)."""
     queue: str = "admf"
     """RQ queue the executor enqueues to and workers listen on."""
     signing_key: bytes | None = field(default=None, repr=False)
-    """HMAC key for payloads; also the opt-in that allows pickle for values msgpack can't hold."""
+    """HMAC key: every payload is signed, and one that doesn't verify is a miss."""
+    allow_pickle: bool = False
+    """Pickle values msgpack can't hold (needs ``signing_key``: only verified data is unpickled)."""
     socket_timeout: float = 2.0
     """Seconds a Redis command may take before the call counts as failed."""
     connect_timeout: float = 1.0
@@ -66,6 +70,10 @@ def _validate(s: Settings) -> None:
             raise ConfigurationError(f"{name} must be a positive number of seconds, got {value!r}")
     if s.signing_key is not None and len(s.signing_key) < 16:
         raise ConfigurationError("signing_key must be at least 16 bytes long")
+    if s.allow_pickle and s.signing_key is None:
+        raise ConfigurationError(
+            "allow_pickle needs a signing_key: unsigned pickles from Redis could run any code"
+        )
 
 
 def validate_redis_url(url: str, *, setting: str = "redis_url") -> str:
@@ -104,12 +112,23 @@ def redact_url(url: str) -> str:
     return parts._replace(netloc=f"{user}:***@{netloc}").geturl()
 
 
+def _parse_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
 _ENV: dict[str, tuple[str, Any]] = {
     "ADMF_REDIS_URL": ("redis_url", str),
     "ADMF_NAMESPACE": ("namespace", str),
     "ADMF_EXECUTOR": ("executor", str),
     "ADMF_QUEUE": ("queue", str),
+    "ADMF_CLUSTER": ("cluster", _parse_bool),
     "ADMF_SIGNING_KEY": ("signing_key", str.encode),
+    "ADMF_ALLOW_PICKLE": ("allow_pickle", _parse_bool),
     "ADMF_SOCKET_TIMEOUT": ("socket_timeout", float),
     "ADMF_CONNECT_TIMEOUT": ("connect_timeout", float),
     "ADMF_RETRY_AFTER": ("retry_after", float),

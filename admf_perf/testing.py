@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ import pytest
 import redis
 
 from admf_perf.config import configure, reset_settings
-from admf_perf.server import EmbeddedServer
+from admf_perf.server import EmbeddedServer, free_port
 
 TEST_URL_ENV = "ADMF_TEST_REDIS_URL"
 
@@ -35,6 +36,68 @@ def server_for_tests() -> Iterator[str]:
         return
     with EmbeddedServer() as server:
         yield server.url
+
+
+class EmbeddedCluster:
+    """A real Redis Cluster of ``masters`` embedded servers on loopback (no replicas),
+    slots split evenly; ``url`` points at the first node."""
+
+    SLOTS = 16384
+
+    def __init__(self, masters: int = 3) -> None:
+        self.bus_ports = [free_port() for _ in range(masters)]
+        self.nodes = [
+            EmbeddedServer(
+                extra_args=[
+                    "--cluster-enabled", "yes",
+                    "--cluster-config-file", "nodes.conf",
+                    "--cluster-port", str(bus),
+                    "--cluster-node-timeout", "3000",
+                ]
+            )
+            for bus in self.bus_ports
+        ]  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    def start(self) -> EmbeddedCluster:
+        for node in self.nodes:
+            node.start()
+        clients = [redis.Redis.from_url(n.url) for n in self.nodes]
+        share = self.SLOTS // len(self.nodes)
+        for i, client in enumerate(clients):
+            last = self.SLOTS - 1 if i == len(clients) - 1 else (i + 1) * share - 1
+            client.execute_command("CLUSTER ADDSLOTSRANGE", i * share, last)
+        for node, bus in zip(self.nodes[1:], self.bus_ports[1:], strict=True):
+            clients[0].execute_command("CLUSTER MEET", "127.0.0.1", node.port, bus)
+        deadline = time.monotonic() + 30
+        while not all(self._ready(c) for c in clients):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the embedded cluster did not converge in 30 s")
+            time.sleep(0.05)  # cluster gossip has no event to wait on
+        for c in clients:
+            c.close()
+        return self
+
+    def _ready(self, client: redis.Redis) -> bool:
+        info = client.cluster("INFO")
+        return bool(
+            info.get("cluster_state") == "ok"
+            and int(info.get("cluster_known_nodes", 0)) == len(self.nodes)
+        )
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> EmbeddedCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def cli_command() -> list[str]:

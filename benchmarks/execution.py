@@ -29,6 +29,7 @@ from benchmarks.harness import Suite
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 2
+LOG = Path("/tmp/bench-workers.log")
 
 
 def noop(x: Any) -> None:
@@ -68,7 +69,9 @@ class _Env:
         self.client = redis.Redis.from_url(self.url)
         args = ["--import", "benchmarks.execution", "--path", str(ROOT), "--log-level", "ERROR"]
         for _ in range(WORKERS):
-            self.processes.append(WorkerProcess(self.url, self.admf_queue, extra_args=args))
+            self.processes.append(
+                WorkerProcess(self.url, self.admf_queue, extra_args=args, log_path=LOG)
+            )
             self.processes.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "rq.cli", "worker", "--url", self.url, "--quiet",

@@ -155,6 +155,21 @@ def test_state_round_trip_continues_exactly(make: Any, split: int) -> None:
     )
 
 
+@pytest.mark.parametrize("make", MAKERS)
+def test_state_survives_the_project_codec(make: Any) -> None:
+    """The cache stores states with admf_perf.codec: decoded arrays are read-only views."""
+    codec = pytest.importorskip("admf_perf.codec")
+    x = data(200, returns=isinstance(make(), CachingRiskCalculator))
+    x = x[np.isfinite(x)]
+    calc = make()
+    calc.calculate(x[:150])
+    restored = IncrementalCalculator.from_state(codec.decode(codec.encode(calc.get_state())))
+    for c in (calc, restored):
+        c.calculate(x)  # appends onto the restored (read-only) output history
+    assert restored.calculation_counts == {"full": 0, "incremental": 1}
+    assert same(restored.value, calc.value)
+
+
 def test_restored_history_returns_the_full_output() -> None:
     x = data(500)
     calc = RollingStdCalculator(10)

@@ -151,10 +151,12 @@ def test_append_equals_full_recompute(name: str, x: np.ndarray, data: st.DataObj
         calc.calculate(x[:cut])
     assert calc.calculation_counts == {"full": 1, "incremental": len(cuts)}
     full = make().calculate(x)
-    assert_close(calc.calculate(x), full, x, rtol=1e-12)
+    # short tails go bar by bar, long ones vectorized: they round differently, each within
+    # the 1e-9 promise (a variance window may differ by ~1e-11 between the two kernels)
+    assert_close(calc.calculate(x), full, x)
     value = calc.value
     want = full[-1]
-    assert_close(np.array(value, dtype=np.float64), want, x, rtol=1e-12)
+    assert_close(np.array(value, dtype=np.float64), want, x)
 
 
 def test_long_random_series_both_paths() -> None:

@@ -6,6 +6,7 @@ command with a one-line message on stderr and exit code 1; usage errors exit wit
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -23,15 +24,24 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="admf-perf", prog_name="admf-perf")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
+def cli(verbose: int) -> None:
     """Shared Redis cache and parallel executor for trading research."""
+    # errors reach the user as one line from the command; library warnings that repeat
+    # them are shown only when asked for
+    level = {0: logging.ERROR, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("admf_perf").setLevel(level)
 
 
 def _register() -> None:
-    from admf_perf.cli import demo, server
+    from admf_perf.cli import cache, demo, server, worker
 
     cli.add_command(server.server)
     cli.add_command(demo.demo)
+    cli.add_command(cache.flush)
+    cli.add_command(cache.stats)
+    cli.add_command(worker.worker)
 
 
 _register()
