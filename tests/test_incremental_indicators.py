@@ -134,7 +134,9 @@ def series(draw: st.DrawFn, min_size: int = 0, max_size: int = 300) -> np.ndarra
 def test_matches_reference_vectorized_and_per_bar(name: str, x: np.ndarray) -> None:
     make, ref = CASES[name]
     want = ref(x)
+    before = x.copy()
     got = make().calculate(x)
+    np.testing.assert_array_equal(x, before)  # the caller's array is never written to
     assert got.shape == want.shape
     assert_close(got, want, x)
     assert_close(per_bar(make(), x), want, x)
