@@ -12,6 +12,13 @@ from admf_perf.incremental.averages import (
     MovingAverageCalculator,
 )
 from admf_perf.incremental.base import ArrayCalculator, IncrementalCalculator, SeriesCalculator
+from admf_perf.incremental.cached import (
+    CachedIndicator,
+    CachedMovingAverage,
+    cached_indicator,
+    cached_signal,
+    market_data_key,
+)
 from admf_perf.incremental.dispersion import (
     BollingerBandsCalculator,
     RollingStdCalculator,
@@ -32,9 +39,8 @@ from admf_perf.incremental.windowed import WindowedCalculator
 __all__ = [
     "ArrayCalculator",
     "BollingerBandsCalculator",
-    # Cache-backed names, to be added with the cache integration (they need
-    # admf_perf.caching): "CachedIndicator", "CachedMovingAverage",
-    # "cached_indicator", "cached_signal".
+    "CachedIndicator",
+    "CachedMovingAverage",
     "CachingRiskCalculator",
     "ExponentialMovingAverageCalculator",
     "IncrementalCalculator",
@@ -53,4 +59,7 @@ __all__ = [
     "SeriesCalculator",
     "StateError",
     "WindowedCalculator",
+    "cached_indicator",
+    "cached_signal",
+    "market_data_key",
 ]

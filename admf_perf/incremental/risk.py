@@ -121,7 +121,8 @@ class CachingRiskCalculator(ArrayCalculator):
                 i = int(np.argmin(finite))
                 raise InvalidInputError(f"returns must be finite, got {chunk[i]!r} at position {i}")
         d = e - mb
-        m2b = float(np.dot(d, d))
+        # einsum, not np.dot: BLAS threads stall badly when the machine is busy
+        m2b = float(np.einsum("i,i->", d, d))
         if m2b <= (4.0 * EPS) ** 2 * nb * mb * mb and (e == e[0]).all():
             mb, m2b = float(e[0]), 0.0  # constant: numpy's mean may be an ulp off the value
         na = self._n
@@ -134,7 +135,7 @@ class CachingRiskCalculator(ArrayCalculator):
             self._mean, self._m2 = mb, m2b
         self._n = n
         np.minimum(e, 0.0, out=d)
-        self._down += float(np.dot(d, d))
+        self._down += float(np.einsum("i,i->", d, d))
         # equity from the current level, bar by bar like update() (cumprod is sequential)
         path = np.empty(nb + 1)
         path[0] = self._equity
