@@ -68,9 +68,9 @@ class CachedIndicator:
         self.name = name
         self.params = params
         self._factory = calculator
-        self.cache = cache or Cache(
-            f"indicator.{name}", max_size=max_size, backend=backend, single_flight=False
-        )
+        if cache is None:
+            cache = Cache(f"indicator.{name}", max_size=max_size, backend=backend)
+        self.cache = cache
         self._param_key = CacheKey.generate_key((), params)
         self.last_run = "none"
         """What the last ``compute`` did: ``"hit"``, ``"append"`` or ``"full"``."""
