@@ -10,9 +10,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from admf_perf.errors import ConfigurationError, TaskError
-from admf_perf.execution import CPUManager, TaskItemError
+from admf_perf.execution import CPUManager, TaskItemError, chunking
 from admf_perf.execution.progress import MapProgress
 from tests import tasks
 
@@ -135,3 +137,12 @@ def test_progress_bar_stays_off_when_stderr_is_not_a_terminal() -> None:
     bar.advance(10)
     assert bar._bar is None
     bar.close()
+
+
+@given(count=st.integers(0, 50_000), workers=st.integers(1, 64), cap=st.integers(1, 2000))
+def test_guided_chunks_cover_every_item_once_in_order(count: int, workers: int, cap: int) -> None:
+    chunks = chunking.guided(count, workers, cap)
+    assert [i for chunk in chunks for i in chunk] == list(range(count))
+    assert all(0 < len(chunk) <= cap for chunk in chunks)
+    sizes = [len(c) for c in chunks[:-1]]
+    assert sizes == sorted(sizes, reverse=True)  # large chunks first, the tail is short

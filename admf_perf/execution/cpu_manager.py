@@ -20,8 +20,9 @@ import psutil
 
 from admf_perf.config import get_settings
 from admf_perf.errors import ConfigurationError
+from admf_perf.execution import chunking
 from admf_perf.execution.calls import MODE_CALL, MODE_ONE
-from admf_perf.execution.local import LocalMapRun, LocalPools, auto_chunksize, submit_local
+from admf_perf.execution.local import LocalMapRun, LocalPools, submit_local
 from admf_perf.execution.rq_backend import RQBackend
 from admf_perf.execution.runs import MapRun
 from admf_perf.execution.serializer import function_path
@@ -178,15 +179,16 @@ class CPUManager:
                 **common,
             )
         pool = self._pools.pool(use_process)
-        if chunksize is None:
-            workers = self._pools.workers(use_process)
-            chunksize = auto_chunksize(len(seq), workers) if use_process else 1
+        if chunksize is None and use_process:
+            chunks = chunking.guided(len(seq), self._pools.workers(use_process))
+        else:
+            chunks = chunking.fixed(len(seq), chunksize or 1)
         return LocalMapRun(
             pool,
             fn,
             seq,
             mode=MODE_ONE,
-            chunksize=chunksize,
+            chunks=chunks,
             timeout=timeout,
             retries=retries,
             backoff=retry_backoff,
@@ -205,7 +207,8 @@ class CPUManager:
     ) -> list[Any]:
         """``[fn(item) for item in items]`` in parallel, in item order.
 
-        ``chunksize=None`` picks one (about four chunks per worker; 1 on threads). Options:
+        ``chunksize=None`` picks guided sizes (large chunks first, small ones last;
+        1 item per chunk on threads). Options:
         ``backend``, ``timeout`` (seconds per item), ``retries`` and ``retry_backoff``
         (seconds, doubled per retry), ``return_exceptions`` (a failed item's
         :class:`TaskItemError` in its place instead of raising the first one after all

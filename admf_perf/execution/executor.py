@@ -1,8 +1,8 @@
 """RQExecutor: the RQ fleet as a ``concurrent.futures.Executor``.
 
 Code written for ``ProcessPoolExecutor`` runs on the fleet unchanged: ``submit`` returns
-a future, ``map`` yields results in order (chunked: ``chunksize=None`` picks about four
-chunks per worker), ``shutdown`` waits or cancels. The function must be importable by
+a future, ``map`` yields results in order (chunked: ``chunksize=None`` picks guided
+chunk sizes), ``shutdown`` waits or cancels. The function must be importable by
 the workers (a module-level ``def``); a failed call raises
 :class:`~admf_perf.execution.errors.TaskItemError` carrying the remote traceback.
 """

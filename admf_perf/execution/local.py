@@ -2,13 +2,12 @@
 
 Maps go to the pools in chunks (:func:`~admf_perf.execution.calls.run_items`), so a
 process pool pays one pickle round trip per chunk, not per item; a task that raises
-becomes that item's outcome and the chunk goes on. The default chunk size keeps about
-four chunks per worker, like ``multiprocessing.Pool.map``.
+becomes that item's outcome and the chunk goes on. Chunks are cut by
+:mod:`~admf_perf.execution.chunking` (guided sizes on process pools by default).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
@@ -26,16 +25,6 @@ from typing import Any
 from admf_perf.errors import ConfigurationError
 from admf_perf.execution.calls import Outcome, error_info, run_items
 from admf_perf.execution.runs import MapRun
-
-MAX_AUTO_CHUNK = 1000
-CHUNKS_PER_WORKER = 4
-
-
-def auto_chunksize(count: int, workers: int, cap: int = MAX_AUTO_CHUNK) -> int:
-    """About ``CHUNKS_PER_WORKER`` chunks per worker, at most ``cap`` items each."""
-    if count <= 0:
-        return 1
-    return max(1, min(cap, math.ceil(count / (CHUNKS_PER_WORKER * max(1, workers)))))
 
 
 class LocalPools:
@@ -106,7 +95,7 @@ class LocalMapRun(MapRun):
         items: Sequence[Any],
         *,
         mode: int,
-        chunksize: int,
+        chunks: list[range],
         timeout: float | None,
         retries: int,
         backoff: float,
@@ -114,8 +103,7 @@ class LocalMapRun(MapRun):
     ) -> None:
         super().__init__(items, **kwargs)
         self._pending: dict[Future[list[Outcome]], range] = {}
-        for start in range(0, len(items), chunksize):
-            indices = range(start, min(len(items), start + chunksize))
+        for indices in chunks:
             chunk = [items[i] for i in indices]
             future = pool.submit(run_items, fn, chunk, mode, timeout, retries, backoff)
             self._pending[future] = indices

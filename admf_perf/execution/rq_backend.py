@@ -1,7 +1,7 @@
 """The RQ backend: maps and single calls run by a fleet of ``admf-perf worker`` processes.
 
-``map`` splits the items into chunks (by default about four per listening worker, at
-most 1000 items each), enqueues them with ``Queue.enqueue_many`` in pipelines, and reads
+``map`` splits the items into chunks (by default guided sizes for the workers listening
+now, see :mod:`~admf_perf.execution.chunking`), enqueues them with ``Queue.enqueue_many`` in pipelines, and reads
 the results back through a :class:`~admf_perf.execution.tracker.ChunkTracker`. ``submit``
 sends one call as a one-item chunk; all calls submitted through one backend share a
 channel that one collector thread reads, resolving their futures.
@@ -27,9 +27,9 @@ from rq.worker import Worker
 
 from admf_perf.config import get_settings, redact_url, validate_redis_url
 from admf_perf.errors import BackendUnavailableError, ConfigurationError
+from admf_perf.execution import chunking
 from admf_perf.execution.calls import Outcome
 from admf_perf.execution.errors import TaskItemError
-from admf_perf.execution.local import auto_chunksize
 from admf_perf.execution.runs import MapRun
 from admf_perf.execution.serializer import CodecSerializer
 from admf_perf.execution.stats import StatsBook
@@ -117,8 +117,10 @@ class RQBackend:
                 workers = self.worker_count()
             except redis.RedisError as exc:
                 raise _unavailable(self, exc) from None
-            chunksize = auto_chunksize(len(items), workers, self.max_chunk)
-        return RQMapRun(self, items, options=options, chunksize=chunksize, **run_kwargs)
+            chunks = chunking.guided(len(items), workers, self.max_chunk)
+        else:
+            chunks = chunking.fixed(len(items), chunksize)
+        return RQMapRun(self, items, options=options, chunks=chunks, **run_kwargs)
 
     def submit(
         self,
@@ -158,16 +160,15 @@ class RQMapRun(MapRun):
         items: Sequence[Any],
         *,
         options: CallOptions,
-        chunksize: int,
+        chunks: list[range],
         **kwargs: Any,
     ) -> None:
         super().__init__(items, **kwargs)
         self.backend = backend
-        self.chunksize = chunksize
+        self.chunks = len(chunks)
         self.tracker = ChunkTracker(backend, options, items.__getitem__)
-        groups = [range(s, min(len(items), s + chunksize)) for s in range(0, len(items), chunksize)]
         try:
-            self.tracker.add(groups)
+            self.tracker.add(chunks)
         except redis.RedisError as exc:
             raise _unavailable(backend, exc) from None
         if not items:
