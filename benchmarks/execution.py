@@ -67,7 +67,7 @@ class _Env:
         self.server.start()
         self.url = self.server.url
         self.client = redis.Redis.from_url(self.url)
-        args = ["--import", "benchmarks.execution", "--path", str(ROOT), "--log-level", "ERROR"]
+        args = ["--import", "benchmarks.execution", "--path", str(ROOT), "--log-level", "WARNING"]
         for _ in range(WORKERS):
             self.processes.append(
                 WorkerProcess(self.url, self.admf_queue, extra_args=args, log_path=LOG)

@@ -19,6 +19,7 @@ import redis
 from rq import Queue, Worker
 from rq.job import Job
 
+from admf_perf.config import configure
 from admf_perf.errors import ConfigurationError, TaskError
 from admf_perf.execution import (
     CPUManager,
@@ -254,6 +255,11 @@ def test_local_and_rq_backends_give_equal_results(make_fleet: Callable[..., Flee
     assert fleet.manager.submit_task(tasks.add, 2, b=40).result(timeout=20) == 42
     assert local.submit_task(tasks.add, 2, b=40).result() == 42
     local.shutdown()
+    configure(executor="rq", queue=fleet.queue)  # ADMF_EXECUTOR=rq: no backend= needed
+    with CPUManager() as from_settings:
+        assert from_settings.map_tasks(tasks.square, items) == expected
+        assert from_settings.map_tasks(tasks.square, items, backend=fleet.url) == expected
+        assert from_settings.map_tasks(tasks.square, items, backend="local") == expected
 
 
 def test_rq_executor_drops_in_for_a_process_pool(make_fleet: Callable[..., Fleet]) -> None:

@@ -264,12 +264,23 @@ class ChunkTracker:
             if status in _IDLE_STATUSES:
                 chunk.suspect_since = None
             elif status in (None, "failed", "stopped", "canceled", "finished"):
-                out.extend(self._requeue(chunk, f"its RQ job is {status or 'gone'}"))
+                reason = f"its RQ job is {status or 'gone'}{self._job_error(chunk.job_id)}"
+                out.extend(self._requeue(chunk, reason))
             elif chunk.suspect_since is None:
                 chunk.suspect_since = now  # taken by a worker that has not reported yet
             elif now - chunk.suspect_since > self.backend.lease_ttl:
                 out.extend(self._requeue(chunk, "its worker took it and never reported"))
         return out
+
+    def _job_error(self, job_id: str) -> str:
+        """``": <last line of the job's error>"`` as RQ recorded it, or ``""``."""
+        try:
+            job = Job.fetch(job_id, connection=self.backend.connection, serializer=CodecSerializer)
+            result = job.latest_result()
+        except Exception:
+            return ""
+        text = (getattr(result, "exc_string", None) or "").strip()
+        return f": {text.splitlines()[-1]}" if text else ""
 
     def _requeue(self, chunk: _Chunk, reason: str) -> list[tuple[int, Outcome]]:
         chunk.last_reason = reason
