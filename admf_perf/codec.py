@@ -20,6 +20,7 @@ signing key).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import decimal
 import pickle
 import struct
@@ -164,7 +165,7 @@ def _decode_raw_array(data: bytes) -> np.ndarray:
         raise ValueError(f"raw array of dtype {dtype} is not allowed")
     if not all(isinstance(n, int) and n >= 0 for n in shape):
         raise ValueError(f"bad array shape {shape!r}")
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    count = math.prod(shape)
     if count * dtype.itemsize != len(data) - 4 - size:
         raise ValueError("array buffer does not match its shape")
     return np.frombuffer(data, dtype=dtype, count=count, offset=4 + size).reshape(shape)

@@ -118,8 +118,10 @@ def _invalidate_suite(total: int, server: EmbeddedServer) -> Suite:
                 "0",
                 k,
                 value,
-                0,
-                total,
+                0,  # ttl_ms
+                total,  # max_size
+                0,  # compute_ms
+                "",  # version
             )
             if i % 5000 == 4999:
                 pipe.execute()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -103,7 +104,7 @@ class RedisStore:
             found = self._get(
                 self._client,
                 [*self._keys, self._entry_prefix + key],
-                [*self._args, key, self._touch, self.spec.version],
+                [*self._args, key, self._touch, self.spec.version, int(time.time() * 1000)],
             )
         except UNAVAILABLE_ERRORS as exc:
             self._health.failed(exc)
