@@ -20,8 +20,8 @@ signing key).
 from __future__ import annotations
 
 import datetime as dt
-import math
 import decimal
+import math
 import pickle
 import struct
 import uuid
