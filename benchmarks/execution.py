@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -29,7 +30,8 @@ from benchmarks.harness import Suite
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 2
-LOG = Path("/tmp/bench-workers.log")
+LOG = Path(tempfile.gettempdir()) / "admf-bench-workers.log"
+"""Worker warnings and errors during the benchmark (empty when all went well)."""
 
 
 def noop(x: Any) -> None:
@@ -158,7 +160,7 @@ def build(quick: bool) -> list[Suite]:
     busy_suite = Suite(
         "execution_5ms",
         anchor="ProcessPoolExecutor(2) chunksize=50",
-        repeat=3,
+        repeat=5,
         setup=env.start,
         teardown=env.stop,
         notes=[f"{busy} items of 5 ms busy CPU, {WORKERS} workers or pool processes"],

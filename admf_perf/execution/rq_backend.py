@@ -6,10 +6,13 @@ the results back through a :class:`~admf_perf.execution.tracker.ChunkTracker`. `
 sends one call as a one-item chunk; all calls submitted through one backend share a
 channel that one collector thread reads, resolving their futures.
 
-Keys: RQ keeps its own ``rq:`` keys (queues, jobs, registries: RQ fixes that prefix at
-import time for the whole process, so it cannot follow a namespace chosen per call);
-every key this backend writes itself, results lists, leases and cancel flags, is
-``<namespace>:exec:{<run>}:...``.
+Keys: every key this backend writes itself (results lists, leases, cancel flags) is
+``<namespace>:exec:{<run>}:...``, and chunk job ids start with the namespace. RQ's own
+keys (queues, jobs, registries, workers) keep RQ's prefix, ``rq:`` by default: RQ reads
+it once, at import, from ``RQ_KEY_PREFIX``, for the whole process, and its registries and
+scripts build keys from module constants, so it cannot follow a namespace chosen per call
+by subclassing. To put them under the namespace too, start every client and worker with
+``RQ_KEY_PREFIX=<namespace>:rq`` in the environment; nothing here assumes ``rq:``.
 """
 
 from __future__ import annotations
