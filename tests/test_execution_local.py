@@ -6,6 +6,7 @@ The RQ fleet has its own file (test_execution_rq.py); these need no server.
 from __future__ import annotations
 
 import os
+import pickle
 import threading
 from pathlib import Path
 
@@ -146,3 +147,18 @@ def test_guided_chunks_cover_every_item_once_in_order(count: int, workers: int, 
     assert all(0 < len(chunk) <= cap for chunk in chunks)
     sizes = [len(c) for c in chunks[:-1]]
     assert sizes == sorted(sizes, reverse=True)  # large chunks first, the tail is short
+
+
+def test_task_item_error_survives_pickling() -> None:
+    err = TaskItemError(
+        task_name="t", index=4, item={"fast": 5}, exc_type="ValueError", message="bad",
+        remote_traceback="Traceback ...", attempts=2,
+    )  # fmt: skip
+    back = pickle.loads(pickle.dumps(err))
+    assert (back.index, back.item, back.exc_type, back.attempts) == (
+        4,
+        {"fast": 5},
+        "ValueError",
+        2,
+    )
+    assert str(back) == str(err)

@@ -123,7 +123,8 @@ class CPUManager:
 
         On RQ the future raises :class:`~admf_perf.execution.errors.TaskItemError` (with
         the remote traceback) when the task raises; locally it raises the task's own
-        exception. ``backend`` is reserved for the manager, not passed to ``fn``.
+        exception. ``backend`` is reserved for the manager, not passed to ``fn``. On RQ,
+        cancelling the future takes the call off the queue if no worker has taken it yet.
         """
         rq = self.rq_backend(backend)
         if rq is not None:
@@ -213,7 +214,9 @@ class CPUManager:
         (seconds, doubled per retry), ``return_exceptions`` (a failed item's
         :class:`TaskItemError` in its place instead of raising the first one after all
         items ran), ``progress`` (``None``: a bar on a terminal after a second).
-        Ctrl-C cancels the map's pending work before it propagates.
+        Ctrl-C cancels the map's pending work before it propagates. On RQ, items and
+        results travel through :mod:`admf_perf.codec` (numpy arrays arrive read-only:
+        copy one before mutating it) and ``fn`` must be importable by the workers.
         """
         options.pop("with_index", None)
         run = self.map_async(fn, items, use_process, task_name, chunksize, **options)
