@@ -107,3 +107,11 @@ def test_cached_signal_is_a_separate_family_of_caches(backend):
 
     assert crossover.cache.name.startswith("signal.")
     assert crossover(bars(60), 5, 20, symbol="SPY") in (0.0, 1.0)
+
+
+def test_calculate_and_value_follow_the_calculator_shape(backend):
+    indicator = CachedMovingAverage(3, backend=backend)
+    indicator.cache.clear()
+    out = indicator.calculate(np.arange(6.0))
+    np.testing.assert_allclose(out, [np.nan, np.nan, 1, 2, 3, 4], equal_nan=True)
+    assert indicator.value == 4.0

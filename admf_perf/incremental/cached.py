@@ -72,11 +72,21 @@ class CachedIndicator:
             cache = Cache(f"indicator.{name}", max_size=max_size, backend=backend)
         self.cache = cache
         self._param_key = CacheKey.generate_key((), params)
+        self._value: Any = float("nan")
         self.last_run = "none"
         """What the last ``compute`` did: ``"hit"``, ``"append"`` or ``"full"``."""
 
     def key(self, symbol: str) -> str:
         return ":".join(p for p in (CacheKey.token(symbol), self._param_key) if p)
+
+    def calculate(self, data: Any, symbol: str = "-") -> Any:
+        """The shape every calculator shares: one output per bar of ``data``."""
+        return self.compute(symbol, data)
+
+    @property
+    def value(self) -> Any:
+        """The latest output of the last ``compute``/``calculate`` (NaN before any)."""
+        return self._value
 
     def compute(self, symbol: str, data: Any) -> Any:
         values, index = _bars(data)
@@ -96,6 +106,7 @@ class CachedIndicator:
             self.last_run = "append" if counts["incremental"] > inc_before else "full"
         if self.last_run != "hit":
             self.cache.set(key, calc.get_state())
+        self._value = calc.value
         if index is not None:
             import pandas as pd
 
