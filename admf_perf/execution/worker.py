@@ -44,6 +44,7 @@ from admf_perf.execution.serializer import Allowlist, CodecSerializer
 log = logging.getLogger(__name__)
 
 PRELOAD = ("numpy", "pandas")
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 class AdmfJob(Job):
@@ -89,6 +90,27 @@ class AdmfWorker(SimpleWorker):
     kept during long jobs."""
 
     job_class = AdmfJob
+    _signals_held = False
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        # RQ registers the worker before it installs its SIGTERM/SIGINT handlers; a stop
+        # signal in between would kill it unregistered (a ghost in RQ's worker list).
+        # Hold those signals until the work loop can handle them.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        self._signals_held = True
+        try:
+            return bool(super().work(*args, **kwargs))
+        finally:
+            self._release_signals()
+
+    def check_for_suspension(self, burst: bool) -> None:
+        self._release_signals()  # first thing inside the loop: a held signal stops it cleanly
+        super().check_for_suspension(burst)
+
+    def _release_signals(self) -> None:
+        if self._signals_held:
+            self._signals_held = False
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         execution = self.prepare_execution(job)
