@@ -230,7 +230,7 @@ class RedisStore:
             size=int(size),
             max_size=self._limit or None,
             corrupt=counts.get("corrupt", 0),
-            local_hits=self.near.hits if self.near else 0,
+            local_hits=self.near.hits if self.near is not None else 0,  # an empty L1 is falsy
         )
 
     # -- internals --------------------------------------------------------------------------
