@@ -291,12 +291,15 @@ def test_processes_supervisor_stops_all_workers_on_sigterm(redis_url: str, names
     client = redis.Redis.from_url(redis_url)
     supervisor = WorkerProcess(redis_url, queue, extra_args=[*WORKER_ARGS, "--processes", "2"])
     rq_queue = Queue(queue, connection=client)
-    wait_until(lambda: Worker.count(connection=client, queue=rq_queue) == 2, what="2 workers")
-    pids = {w.pid for w in Worker.all(connection=client, queue=rq_queue)}
-    assert supervisor.pid not in pids
-    supervisor.process.send_signal(signal.SIGTERM)
-    assert supervisor.process.wait(timeout=20) == 0
-    assert Worker.count(connection=client, queue=rq_queue) == 0
-    for pid in pids:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+    try:
+        wait_until(lambda: Worker.count(connection=client, queue=rq_queue) == 2, what="2 workers")
+        pids = {w.pid for w in Worker.all(connection=client, queue=rq_queue)}
+        assert supervisor.pid not in pids
+        supervisor.process.send_signal(signal.SIGTERM)
+        assert supervisor.process.wait(timeout=20) == 0
+        assert Worker.count(connection=client, queue=rq_queue) == 0
+        for pid in pids:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+    finally:
+        supervisor.stop()
