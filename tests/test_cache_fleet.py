@@ -11,7 +11,7 @@ import time
 import pytest
 import redis
 
-from admf_perf import Cache, cached, configure
+from admf_perf import Cache, CacheManager, cached, configure
 from admf_perf.testing import unique_name
 
 FORK = mp.get_context("fork")
@@ -186,3 +186,57 @@ def test_default_version_is_a_fingerprint_of_the_source():
     assert one.cache.version and two.cache.version
     assert one.cache.version != two.cache.version
     assert three.cache.version == "pinned"
+
+
+def _switch(url, ns, op, pattern=None):
+    configure(redis_url=url, namespace=ns)
+    manager = CacheManager.get_instance()
+    if op == "invalidate":
+        manager.invalidate_by_pattern(pattern, fleet=True)
+    else:
+        getattr(manager, op)(fleet=True)
+
+
+def _report_enabled(url, ns, queue):
+    configure(redis_url=url, namespace=ns)
+    Cache(unique_name()).get("x")  # first use of the server attaches to the fleet switches
+    queue.put(CacheManager.get_instance().enabled)
+
+
+def test_fleet_wide_switches_reach_running_and_later_processes(redis_url, namespace):
+    manager = CacheManager.get_instance()
+    Cache(unique_name()).get("warm-up")  # this process now follows the namespace's switches
+    local = Cache(unique_name("mem"), backend="memory")
+    local.set("AAPL:1", 1)
+    local.set("MSFT:1", 1)
+    try:
+        p = FORK.Process(target=_switch, args=(redis_url, namespace, "disable"))
+        p.start()
+        p.join(timeout=30)
+        deadline = time.monotonic() + 1.0
+        while manager.enabled:
+            assert time.monotonic() < deadline, "a fleet-wide disable took more than 1 s"
+        queue = FORK.Queue()
+        later = FORK.Process(target=_report_enabled, args=(redis_url, namespace, queue))
+        later.start()
+        assert queue.get(timeout=30) is False, "a process started later must follow the switch"
+        later.join(timeout=30)
+
+        p = FORK.Process(target=_switch, args=(redis_url, namespace, "enable"))
+        p.start()
+        p.join(timeout=30)
+        deadline = time.monotonic() + 1.0
+        while not manager.enabled:
+            assert time.monotonic() < deadline
+
+        p = FORK.Process(
+            target=_switch, args=(redis_url, namespace, "invalidate", f"{local.name}:AAPL*")
+        )
+        p.start()
+        p.join(timeout=30)
+        deadline = time.monotonic() + 1.0
+        while "AAPL:1" in local:
+            assert time.monotonic() < deadline, "in-process caches were not invalidated fleet-wide"
+        assert "MSFT:1" in local
+    finally:
+        manager.enable()

@@ -14,7 +14,7 @@ from admf_perf.caching.stats import CacheStats
 from admf_perf.caching.strategy import CacheStrategy
 from admf_perf.config import Settings, get_settings
 from admf_perf.errors import ConfigurationError
-from admf_perf.stores import MISSING, CacheSpec, Store, resolve_backend
+from admf_perf.stores import MISSING, CacheSpec, RedisBackend, Store, resolve_backend
 
 
 def _check_size(max_size: object) -> int:
@@ -127,8 +127,11 @@ class Cache:
             if self._store is None or (
                 self._backend_arg is None and settings is not self._settings
             ):
-                self._store = resolve_backend(self._backend_arg, settings).open(self.spec)
+                backend = resolve_backend(self._backend_arg, settings)
+                self._store = backend.open(self.spec)
                 self._settings = settings
+                if isinstance(backend, RedisBackend):
+                    CacheManager.get_instance().attach(backend)
             return self._store
 
     def describe_backend(self) -> str:

@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,7 @@ from admf_perf.stores.connection import UNAVAILABLE_ERRORS
 log = logging.getLogger("admf_perf")
 
 Callback = Callable[[bytes], None]
+_ALL: weakref.WeakSet[Notifier] = weakref.WeakSet()
 
 
 class Notifier:
@@ -41,6 +43,7 @@ class Notifier:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._pid = os.getpid()
+        _ALL.add(self)
 
     def subscribe(self, channel: str, callback: Callback) -> None:
         """Call ``callback(message)`` for every message on ``channel`` from now on."""
@@ -69,10 +72,14 @@ class Notifier:
         return int(self._client.publish(channel, message))
 
     # -- the listener thread ---------------------------------------------------------------
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's thread, socket, lock and event are not ours
+        (the lock or the event's condition may have been held by a parent thread)."""
+        self._pid, self._thread, self._pubsub = os.getpid(), None, None
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+
     def _ensure_thread(self) -> None:
-        if self._pid != os.getpid():  # forked: the parent's thread and socket are not ours
-            self._pid, self._thread, self._pubsub = os.getpid(), None, None
-            self._ready.clear()
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._run, name="admf-notifier", daemon=True)
             self._thread.start()
@@ -126,3 +133,11 @@ class Notifier:
                 callback()
             except Exception:
                 log.exception("notifier reset callback failed")
+
+
+def _reset_after_fork() -> None:
+    for notifier in list(_ALL):
+        notifier._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
