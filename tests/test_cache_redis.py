@@ -100,7 +100,11 @@ def test_corrupt_payload_is_a_counted_miss_and_other_entries_survive(
     assert (stats.hits, stats.misses) == (1, 3)
     assert stats.size == 2
     assert compute(1) == 10 and calls == [1, 2, 1], "the rewritten entry is good again"
-    assert any("unreadable" in r.message for r in caplog.records)
+    redis_client.hset(f"{prefix}e:2", "v", b"not ours either")
+    assert compute(2) == 20
+    warnings = [r for r in caplog.records if "unreadable" in r.message and r.levelname == "WARNING"]
+    assert len(warnings) == 1, "logged once per cache, counted every time"
+    assert compute.cache.stats().corrupt == 2
 
 
 def test_unencodable_value_raises_at_set_time(redis_url):

@@ -72,6 +72,7 @@ class RedisStore:
         self._args = [self._entry_prefix, self._by_freq]
         self._get, self._set = script("get"), script("set")
         self._registered = False
+        self._rejected = False
         self.near = (
             NearCache(spec.local_size, backend.notifier(), prefix + "inv")
             if spec.local_size
@@ -251,8 +252,16 @@ class RedisStore:
         return removed
 
     def _reject(self, key: str, exc: CodecError) -> None:
-        log.warning(
-            "cache %s: entry %r is unreadable (%s); treating it as a miss", self.spec.name, key, exc
+        # the first unreadable entry of a cache is a warning; the rest are counted in
+        # stats().corrupt and logged at debug level, so a bad writer can't flood the log
+        level = logging.DEBUG if self._rejected else logging.WARNING
+        self._rejected = True
+        log.log(
+            level,
+            "cache %s: entry %r is unreadable (%s); treating it as a miss (counted in stats().corrupt)",
+            self.spec.name,
+            key,
+            exc,
         )
         try:
             script("reject")(
