@@ -72,3 +72,33 @@ def test_cache_api_returns_default_and_drops_writes_while_down(own_server):
     assert cache.get("k", "fallback") == "fallback"
     cache.set("k2", 2)  # dropped, no exception
     assert cache.get("k2") is None
+
+
+def test_a_server_that_stops_answering_costs_one_timeout_not_one_per_call():
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)  # connections are accepted by the kernel, but nothing ever answers
+    port = silent.getsockname()[1]
+    configure(
+        redis_url=f"redis://127.0.0.1:{port}/0",
+        socket_timeout=0.3,
+        connect_timeout=0.3,
+        retry_after=60,
+    )
+    try:
+
+        @cached(name=unique_name("silent"))
+        def value(x):
+            return x + 1
+
+        start = time.monotonic()
+        results = [value(i % 7) for i in range(200)]
+        elapsed = time.monotonic() - start
+        assert results == [i % 7 + 1 for i in range(200)]
+        # one timed-out attempt (a read, maybe a retry of it), then the breaker is open
+        assert elapsed < 2.0, f"200 calls took {elapsed:.1f}s against a silent server"
+    finally:
+        reset_settings()
+        silent.close()

@@ -19,6 +19,7 @@ import msgpack
 
 from admf_perf.caching.patterns import glob_to_regex
 from admf_perf.caching.stats import CacheStats
+from admf_perf.stores.connection import UNAVAILABLE_ERRORS
 
 if TYPE_CHECKING:
     from admf_perf.stores.redis_store import RedisBackend
@@ -119,12 +120,15 @@ class CacheManager:
             if backend in self._backends:
                 return
             self._backends.add(backend)
-        try:
-            if backend.client.get(f"{backend.namespace}:enabled") == b"0":
-                self.enabled = False
-        except Exception as exc:  # the server may be away; the switch is read next time
-            log.debug("could not read the fleet switch: %s", exc)
-        backend.notifier().subscribe(f"{backend.namespace}:control", self._on_command)
+        if backend.health.available():
+            try:
+                if backend.client.get(f"{backend.namespace}:enabled") == b"0":
+                    self.enabled = False
+            except UNAVAILABLE_ERRORS as exc:  # the server is away: caches will say so
+                backend.health.failed(exc)
+        # best effort and never blocking: a process that misses a switch while the
+        # server is away still reads ns:enabled on its next start
+        backend.notifier().subscribe(f"{backend.namespace}:control", self._on_command, wait=False)
 
     def _broadcast(self, command: dict[str, Any], enabled: bool | None = None) -> None:
         from admf_perf.config import get_settings

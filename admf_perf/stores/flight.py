@@ -40,6 +40,8 @@ class SingleFlight:
 
     def run(self, key: str, compute: Callable[[], Any]) -> Any:
         """The value of ``key``: computed here (and stored) or by whoever holds the lock."""
+        if not self.store.backend.health.available():  # known down: don't wait on it
+            return self._timed(compute)[0]
         client = self.store.client
         lock = self.lock_prefix + key
         done = threading.Event()
@@ -79,6 +81,8 @@ class SingleFlight:
     def refresh(self, key: str, compute: Callable[[], Any]) -> Any:
         """Recompute ``key`` if no one else is computing it; returns the new value or
         ``MISSING`` when another caller holds the lock (early refresh never waits)."""
+        if not self.store.backend.health.available():
+            return MISSING
         lock = self.lock_prefix + key
         token = secrets.token_hex(8)
         try:

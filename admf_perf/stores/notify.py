@@ -45,12 +45,15 @@ class Notifier:
         self._pid = os.getpid()
         _ALL.add(self)
 
-    def subscribe(self, channel: str, callback: Callback) -> None:
-        """Call ``callback(message)`` for every message on ``channel`` from now on."""
+    def subscribe(self, channel: str, callback: Callback, *, wait: bool = True) -> None:
+        """Call ``callback(message)`` for every message on ``channel`` from now on;
+        ``wait`` blocks (up to 5 s) until the listener is connected, so that no message
+        published after this call can be missed."""
         with self._lock:
             self._ensure_thread()
             self._callbacks[channel].append(callback)
-        self._ready.wait(timeout=5)
+        if wait:
+            self._ready.wait(timeout=5)
 
     def unsubscribe(self, channel: str, callback: Callback) -> None:
         with self._lock:
