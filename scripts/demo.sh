@@ -3,5 +3,5 @@
 # Extra arguments go to `admf-perf demo` (see `--help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/_venv.sh
+source scripts/_venv.sh ""  # no extras (an argument, so the caller's $1 is not taken for one)
 exec .venv/bin/admf-perf demo "$@"
