@@ -98,3 +98,30 @@ def test_the_user_script_runs_in_process(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "run 2: 27 backtests" in out.stdout and "best:" in out.stdout
+
+
+def test_the_readme_demo_command_passes_its_arguments_on():
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    out = subprocess.run(
+        [
+            "bash",
+            str(root / "scripts" / "demo.sh"),
+            "--grid",
+            "2",
+            "--bars",
+            "120",
+            "--symbols",
+            "SPY",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout[out.stdout.index("{") :])
+    assert report["items"] == len(parameter_grid(2))
