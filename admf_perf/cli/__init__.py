@@ -35,13 +35,17 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from admf_perf.cli import cache, demo, server, worker
+    from admf_perf.cli import agent, cache, demo, hosts, server, top, worker
 
     cli.add_command(server.server)
     cli.add_command(demo.demo)
     cli.add_command(cache.flush)
     cli.add_command(cache.stats)
     cli.add_command(worker.worker)
+    cli.add_command(agent.agent)
+    cli.add_command(hosts.hosts)
+    cli.add_command(hosts.events)
+    cli.add_command(top.top)
 
 
 _register()
