@@ -222,6 +222,16 @@ def test_a_killed_agent_s_lease_expires_and_a_restarted_agent_takes_over(
     assert host["agent"]["pid"] == second.pid
 
 
+def test_ctrl_c_stops_the_agent_cleanly_and_gives_the_lease_back(agents, redis_client, namespace):
+    agent = agents("--interval", "0.3", "--redis-budget", "1", "--host", "h")
+    lease = f"{namespace}:agent:lease"
+    wait_for(lambda: redis_client.exists(lease), 15, "the agent to take the lease")
+    agent.process.send_signal(signal.SIGINT)
+    assert agent.process.wait(timeout=10) == 0, agent.output()
+    assert not redis_client.exists(lease), "released at once, not left to expire"
+    assert "Traceback" not in agent.output()
+
+
 # -- reports: hosts come and go, outages are survived --------------------------------------
 
 
@@ -254,7 +264,8 @@ def test_an_outage_is_logged_once_and_reports_resume(agents, namespace):
         client = server.client()
         wait_for(lambda: read_hosts(client, namespace), 15, "the first report")
         server.stop()
-        time.sleep(1.5)  # the outage itself: several intervals with no server
+        wait_for(lambda: "is unavailable" in agent.output(), 10, "the outage to be logged")
+        time.sleep(1.0)  # several more intervals without a server: still logged once
         restarted = EmbeddedServer(port).start()
         try:
             client = restarted.client()
