@@ -1,160 +1,292 @@
-"""The pandas part of the codec: objects to plain parts (lists, numpy arrays, scalars)
-that the msgpack codec packs, and back. Numeric columns stay numpy arrays, so they travel
-as raw buffers; other columns keep their dtype by name."""
+"""pandas for :mod:`admf_perf.codec`: Series, DataFrame, every Index, scalars, extension arrays.
+
+Imported by the codec only when a pandas object is encoded or a pandas marker decoded, so a
+process that never touches pandas never imports it. Columns of numpy dtypes travel as raw
+buffers; categoricals as codes plus categories, tz-aware datetimes as UTC int buffers plus
+the zone, nullable ints/floats/bools as data plus mask buffers, strings and other extension
+dtypes element by element. Decoded Series and DataFrames own writable data (one copy, as a
+DataFrame consolidates anyway); indexes, being immutable, stay views of the payload.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from pandas.api.extensions import ExtensionArray, ExtensionDtype
+
+from admf_perf.codec import Builder, Handler, _Decoder, _Encoder, _marker, _tz_from_spec, _tz_spec
+
+TIMESTAMP, TIMEDELTA, NAT, NA, PERIOD, SERIES, FRAME, INDEX = range(32, 40)
+RANGEINDEX, MULTIINDEX, CATEGORICAL, DTTZ, MASKED, STRING, EXTENSION, NPARRAY = range(40, 48)
+_M = {code: _marker(code) for code in range(32, 48)}
+_UNITS = ("s", "ms", "us", "ns")
+_MASKED = (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)
+_MASKED_NAMES = frozenset(
+    [f"{sign}Int{bits}" for sign in ("", "U") for bits in (8, 16, 32, 64)]
+    + ["Float32", "Float64", "boolean"]
+)
 
 
-def _tz_text(tz: Any) -> Any:
-    """A time zone as text pandas can read back, or fixed offset seconds."""
-    if isinstance(tz, dt.timezone) and tz is not dt.UTC:
-        offset = tz.utcoffset(None)
-        return offset.days * 86400 + offset.seconds
-    key = getattr(tz, "key", None) or getattr(tz, "zone", None)
-    return key if key else str(tz)
+def _values(obj: pd.Series | pd.Index) -> object:
+    """The values of a Series or Index: an ndarray for numpy dtypes, else the ExtensionArray."""
+    return obj.to_numpy() if isinstance(obj.dtype, np.dtype) else obj.array
 
 
-def _tz_from(text: Any) -> Any:
-    if isinstance(text, int):
-        return dt.timezone(dt.timedelta(seconds=text))
-    return text
+def _enc_index(enc: _Encoder, idx: pd.Index) -> object:
+    freq = idx.freqstr if isinstance(idx, pd.DatetimeIndex | pd.TimedeltaIndex) else None
+    return [_M[INDEX], _values(idx), idx.name, freq]
 
 
-def _array(values: Any) -> list[Any]:
-    """Parts of a column's or index's values, whatever the dtype."""
-    import pandas as pd
-
-    dtype = values.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype):
-        index = pd.DatetimeIndex(values)
-        return ["dttz", index.asi8, _tz_text(dtype.tz), dtype.unit]
+def _enc_ext_array(enc: _Encoder, arr: ExtensionArray) -> object:
+    dtype = arr.dtype
+    if isinstance(dtype, np.dtype):  # naive datetimes, timedeltas, NumpyExtensionArray
+        return [_M[NPARRAY], np.asarray(arr)]
     if isinstance(dtype, pd.CategoricalDtype):
-        cat = pd.Categorical(values)
-        return ["cat", np.asarray(cat.codes), _index(cat.categories), bool(cat.ordered)]
-    if isinstance(dtype, np.dtype):
-        array = np.asarray(values)
-        if dtype.hasobject:
-            return ["obj", array.tolist()]
-        return ["np", array]
-    items = [None if v is pd.NA or (isinstance(v, float) and np.isnan(v)) else v for v in values]
-    return ["ext", str(dtype), [_scalar(v) for v in items]]
+        return [_M[CATEGORICAL], np.asarray(arr.codes), dtype.categories, bool(dtype.ordered)]
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return [_M[DTTZ], np.asarray(arr.tz_convert(None)), _tz_spec(dtype.tz, None)]
+    if isinstance(arr, _MASKED):
+        data = arr.to_numpy(dtype=dtype.numpy_dtype, na_value=dtype.numpy_dtype.type(0))
+        return [_M[MASKED], str(dtype), data, np.asarray(arr.isna())]
+    values = np.asarray(arr, dtype=object)
+    if isinstance(dtype, pd.StringDtype):
+        na_is_nan = getattr(dtype, "na_value", pd.NA) is not pd.NA
+        return [_M[STRING], dtype.storage, na_is_nan, values]
+    return [_M[EXTENSION], str(dtype), values]
 
 
-def _scalar(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+_HANDLERS: dict[type, Handler] = {
+    pd.Timestamp: lambda enc, v: [
+        _M[TIMESTAMP],
+        int(v.asm8.view("i8")),
+        v.unit,
+        _tz_spec(v.tz, None),
+    ],
+    pd.Timedelta: lambda enc, v: [_M[TIMEDELTA], int(v.asm8.view("i8")), v.unit],
+    type(pd.NaT): lambda enc, v: [_M[NAT]],
+    type(pd.NA): lambda enc, v: [_M[NA]],
+    pd.Period: lambda enc, v: [_M[PERIOD], v.ordinal, v.freqstr],
+    pd.Series: lambda enc, v: [_M[SERIES], _values(v), v.index, v.name],
+    pd.DataFrame: lambda enc, v: [
+        _M[FRAME],
+        v.columns,
+        v.index,
+        [_values(col) for _, col in v.items()],
+    ],
+    pd.RangeIndex: lambda enc, v: [_M[RANGEINDEX], v.start, v.stop, v.step, v.name],
+    pd.MultiIndex: lambda enc, v: [
+        _M[MULTIINDEX],
+        list(v.levels),
+        [np.asarray(c) for c in v.codes],
+        list(v.names),
+    ],
+}
 
 
-def _array_from(parts: list[Any]) -> Any:
-    import pandas as pd
-
-    kind = parts[0]
-    if kind == "np":
-        return parts[1]
-    if kind == "obj":
-        out = np.empty(len(parts[1]), dtype=object)
-        out[:] = parts[1]
-        return out
-    if kind == "dttz":
-        _, i8, tz, unit = parts
-        naive = pd.DatetimeIndex(np.asarray(i8, dtype=np.int64).view(f"M8[{unit}]"))
-        return naive.tz_localize("UTC").tz_convert(_tz_from(tz)).array
-    if kind == "cat":
-        _, codes, categories, ordered = parts
-        return pd.Categorical.from_codes(codes, categories=_index_from(categories), ordered=ordered)
-    if kind == "ext":
-        return pd.array(parts[2], dtype=parts[1])
-    raise ValueError(f"unknown pandas array kind {kind!r}")
-
-
-def _index(index: Any) -> list[Any]:
-    import pandas as pd
-
-    if isinstance(index, pd.RangeIndex):
-        return ["range", index.start, index.stop, index.step, index.name]
-    if isinstance(index, pd.MultiIndex):
-        return [
-            "multi",
-            [_index(level) for level in index.levels],
-            [np.asarray(codes) for codes in index.codes],
-            list(index.names),
-        ]
-    freq = index.freqstr if isinstance(index, pd.DatetimeIndex | pd.TimedeltaIndex) else None
-    return ["index", _array(index), index.name, freq, str(index.dtype)]
-
-
-def _index_from(parts: list[Any]) -> Any:
-    import pandas as pd
-
-    kind = parts[0]
-    if kind == "range":
-        return pd.RangeIndex(parts[1], parts[2], parts[3], name=parts[4])
-    if kind == "multi":
-        levels = [_index_from(level) for level in parts[1]]
-        return pd.MultiIndex(levels=levels, codes=parts[2], names=parts[3])
-    if kind == "index":
-        _, values, name, freq, dtype = parts
-        array = _array_from(values)
-        if freq is not None:
-            if dtype.startswith("timedelta"):
-                return pd.TimedeltaIndex(array, name=name, freq=freq)
-            return pd.DatetimeIndex(array, name=name, freq=freq)
-        if values[0] == "obj":
-            return pd.Index(array, name=name, dtype=object)
-        return pd.Index(array, name=name)
-    raise ValueError(f"unknown index kind {kind!r}")
-
-
-def encode(obj: Any) -> list[Any] | None:
-    """Parts of a pandas object, or ``None`` for a type this codec doesn't know."""
-    import pandas as pd
-
-    if obj is pd.NaT:
-        return ["nat"]
-    if isinstance(obj, pd.Timestamp):
-        return ["ts", obj.value, obj.unit, None if obj.tz is None else _tz_text(obj.tz)]
-    if isinstance(obj, pd.Timedelta):
-        return ["td", obj.value, obj.unit]
-    if isinstance(obj, pd.Period):
-        return ["period", str(obj), obj.freqstr]
-    if isinstance(obj, pd.DataFrame):
-        columns = [_array(obj.iloc[:, i]) for i in range(obj.shape[1])]
-        return ["frame", _index(obj.columns), _index(obj.index), columns]
-    if isinstance(obj, pd.Series):
-        return ["series", _array(obj), _index(obj.index), obj.name]
-    if isinstance(obj, pd.Index):
-        return ["idx", _index(obj)]
+def handler_for(tp: type) -> Handler | None:
+    """The encoder of a pandas type, or None; subclasses from outside pandas are refused."""
+    if tp in _HANDLERS:
+        return _HANDLERS[tp]
+    if not tp.__module__.startswith("pandas"):
+        return None
+    if issubclass(tp, pd.Index):
+        return _enc_index
+    if issubclass(tp, ExtensionArray):
+        return _enc_ext_array
     return None
 
 
-def decode(parts: list[Any]) -> Any:
-    import pandas as pd
+# ---------------------------------------------------------------------------- decoding
 
-    kind = parts[0]
-    if kind == "nat":
-        return pd.NaT
-    if kind == "ts":
-        _, nanos, unit, tz = parts  # Timestamp.value is nanoseconds whatever the unit
-        stamp = pd.Timestamp(int(nanos)).as_unit(unit)
-        return stamp if tz is None else stamp.tz_localize("UTC").tz_convert(_tz_from(tz))
-    if kind == "td":
-        return pd.Timedelta(int(parts[1])).as_unit(parts[2])
-    if kind == "period":
-        return pd.Period(parts[1], freq=parts[2])
-    if kind == "series":
-        _, values, index, name = parts
-        return pd.Series(_array_from(values), index=_index_from(index), name=name, copy=False)
-    if kind == "frame":
-        _, columns, index, arrays = parts
-        frame = pd.DataFrame(
-            {i: _array_from(a) for i, a in enumerate(arrays)}, index=_index_from(index), copy=False
-        )
-        frame.columns = _index_from(columns)
-        return frame
-    if kind == "idx":
-        return _index_from(parts[1])
-    raise ValueError(f"unknown pandas kind {kind!r}")
+
+def _array(values: object, ndim: int = 1) -> np.ndarray | ExtensionArray:
+    if isinstance(values, np.ndarray) and values.ndim == ndim:
+        return values
+    if isinstance(values, ExtensionArray) and ndim == 1:
+        return values
+    raise ValueError(f"expected a {ndim}-D array, got {type(values).__name__}")
+
+
+def _index(value: object, length: int | None = None) -> pd.Index:
+    if not isinstance(value, pd.Index) or (length is not None and len(value) != length):
+        raise ValueError("expected an index of matching length")
+    return value
+
+
+def _writable(values: np.ndarray | ExtensionArray) -> Any:
+    if isinstance(values, np.ndarray) and not values.flags.writeable:
+        return values.copy()
+    return values
+
+
+def _build_timestamp(dec: _Decoder, items: list[Any]) -> pd.Timestamp:
+    _, value, unit, tz = items
+    if type(value) is not int or unit not in _UNITS:
+        raise ValueError("bad timestamp")
+    stamp = pd.Timestamp(np.datetime64(value, unit))
+    zone = _tz_from_spec(tz)
+    return stamp if zone is None else stamp.tz_localize("UTC").tz_convert(zone)
+
+
+def _build_timedelta(dec: _Decoder, items: list[Any]) -> pd.Timedelta:
+    _, value, unit = items
+    if type(value) is not int or unit not in _UNITS:
+        raise ValueError("bad timedelta")
+    return pd.Timedelta(np.timedelta64(value, unit))
+
+
+def _build_period(dec: _Decoder, items: list[Any]) -> pd.Period:
+    _, ordinal, freq = items
+    if type(ordinal) is not int or type(freq) is not str:
+        raise ValueError("bad period")
+    return pd.Period(ordinal=ordinal, freq=freq)
+
+
+def _build_series(dec: _Decoder, items: list[Any]) -> pd.Series:
+    _, values, index, name = items
+    values = _array(values)
+    return pd.Series(
+        values, index=_index(index, len(values)), name=name, dtype=values.dtype, copy=True
+    )
+
+
+def _build_frame(dec: _Decoder, items: list[Any]) -> pd.DataFrame:
+    _, columns, index, arrays = items
+    columns, index = _index(columns), _index(index)
+    if type(arrays) is not list or len(arrays) != len(columns):
+        raise ValueError("frame columns do not match their labels")
+    data = {}
+    for i, column in enumerate(arrays):
+        values = _array(column)
+        if len(values) != len(index):
+            raise ValueError("frame column length does not match its index")
+        data[i] = pd.Series(values, index=index, dtype=values.dtype, copy=False)
+    frame = pd.DataFrame(data, index=index, copy=True)  # consolidated, writable
+    frame.columns = columns
+    return frame
+
+
+def _build_index(dec: _Decoder, items: list[Any]) -> pd.Index:
+    _, values, name, freq = items
+    values = _array(values)
+    idx = pd.Index(values, dtype=values.dtype, name=name, copy=False)
+    if freq is None:
+        return idx
+    if type(freq) is not str:
+        raise ValueError("bad index freq")
+    if isinstance(idx, pd.DatetimeIndex):
+        return pd.DatetimeIndex(idx, freq=freq)
+    if isinstance(idx, pd.TimedeltaIndex):
+        return pd.TimedeltaIndex(idx, freq=freq)
+    raise ValueError("freq on an index that has none")
+
+
+def _build_range(dec: _Decoder, items: list[Any]) -> pd.RangeIndex:
+    _, start, stop, step, name = items
+    if not all(type(x) is int for x in (start, stop, step)):
+        raise ValueError("bad range index")
+    return pd.RangeIndex(start, stop, step, name=name)
+
+
+def _build_multi(dec: _Decoder, items: list[Any]) -> pd.MultiIndex:
+    _, levels, codes, names = items
+    if not (type(levels) is type(codes) is type(names) is list):
+        raise ValueError("bad multi-index")
+    levels = [_index(level) for level in levels]
+    codes = [_array(c) for c in codes]
+    return pd.MultiIndex(levels=levels, codes=codes, names=names, verify_integrity=True)
+
+
+def _build_categorical(dec: _Decoder, items: list[Any]) -> pd.Categorical:
+    _, codes, categories, ordered = items
+    codes = _array(codes)
+    if codes.dtype.kind != "i" or type(ordered) is not bool:
+        raise ValueError("bad categorical")
+    dtype = pd.CategoricalDtype(_index(categories), ordered=ordered)
+    return pd.Categorical.from_codes(_writable(codes), dtype=dtype)
+
+
+def _build_dttz(dec: _Decoder, items: list[Any]) -> ExtensionArray:
+    _, stamps, tz = items
+    stamps = _array(stamps)
+    zone = _tz_from_spec(tz)
+    if stamps.dtype.kind != "M" or zone is None:
+        raise ValueError("bad tz-aware datetimes")
+    naive = pd.array(stamps, dtype=stamps.dtype)
+    return naive.tz_localize("UTC").tz_convert(zone)
+
+
+def _build_masked(dec: _Decoder, items: list[Any]) -> ExtensionArray:
+    _, name, data, mask = items
+    if name not in _MASKED_NAMES:
+        raise ValueError(f"unknown nullable dtype {name!r:.40}")
+    dtype = pd.api.types.pandas_dtype(name)
+    data, mask = _array(data), _array(mask)
+    if data.dtype != dtype.numpy_dtype or mask.dtype != np.bool_ or len(data) != len(mask):
+        raise ValueError("bad nullable array")
+    return dtype.construct_array_type()(data.copy(), mask.copy())
+
+
+def _build_string(dec: _Decoder, items: list[Any]) -> ExtensionArray:
+    _, storage, na_is_nan, values = items
+    if storage not in ("python", "pyarrow", "pyarrow_numpy") or type(na_is_nan) is not bool:
+        raise ValueError("bad string dtype")
+    dtype = pd.StringDtype(storage, na_value=np.nan) if na_is_nan else pd.StringDtype(storage)
+    return pd.array(_object_values(values), dtype=dtype)
+
+
+def _build_extension(dec: _Decoder, items: list[Any]) -> ExtensionArray:
+    _, name, values = items
+    if type(name) is not str or len(name) > 200:
+        raise ValueError("bad extension dtype")
+    dtype = pd.api.types.pandas_dtype(name)
+    if not isinstance(dtype, ExtensionDtype):
+        raise ValueError(f"not an extension dtype: {name!r:.40}")
+    return pd.array(_object_values(values), dtype=dtype)
+
+
+def _object_values(values: object) -> np.ndarray:
+    values = _array(values)
+    if not isinstance(values, np.ndarray) or values.dtype != object:
+        raise ValueError("expected an object array")
+    return values
+
+
+def _build_nparray(dec: _Decoder, items: list[Any]) -> ExtensionArray:
+    _, values = items
+    values = _array(values)
+    if not isinstance(values, np.ndarray):
+        raise ValueError("expected a numpy array")
+    return pd.array(_writable(values), dtype=values.dtype)
+
+
+def _build_const(value: object) -> Callable[[_Decoder, list[Any]], object]:
+    def build(dec: _Decoder, items: list[Any]) -> object:
+        if len(items) != 1:
+            raise ValueError("bad constant")
+        return value
+
+    return build
+
+
+BUILDERS: dict[int, Builder] = {
+    TIMESTAMP: _build_timestamp,
+    TIMEDELTA: _build_timedelta,
+    NAT: _build_const(pd.NaT),
+    NA: _build_const(pd.NA),
+    PERIOD: _build_period,
+    SERIES: _build_series,
+    FRAME: _build_frame,
+    INDEX: _build_index,
+    RANGEINDEX: _build_range,
+    MULTIINDEX: _build_multi,
+    CATEGORICAL: _build_categorical,
+    DTTZ: _build_dttz,
+    MASKED: _build_masked,
+    STRING: _build_string,
+    EXTENSION: _build_extension,
+    NPARRAY: _build_nparray,
+}
