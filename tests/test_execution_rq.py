@@ -303,3 +303,20 @@ def test_processes_supervisor_stops_all_workers_on_sigterm(redis_url: str, names
                 os.kill(pid, 0)
     finally:
         supervisor.stop()
+
+
+def test_workers_killed_before_unregistering_are_reaped(redis_url: str, namespace: str) -> None:
+    from admf_perf.execution.worker import reap_dead_workers
+
+    queue = unique_name("q")
+    client = redis.Redis.from_url(redis_url)
+    rq_queue = Queue(queue, connection=client)
+    worker = WorkerProcess(redis_url, queue, extra_args=WORKER_ARGS)
+    try:
+        wait_until(lambda: Worker.count(connection=client, queue=rq_queue) == 1, what="a worker")
+        worker.kill()  # kill -9: no chance to unregister
+        assert Worker.count(connection=client, queue=rq_queue) == 1, "RQ still lists the ghost"
+        assert reap_dead_workers(redis_url, [queue]) == 1
+        assert Worker.count(connection=client, queue=rq_queue) == 0
+    finally:
+        worker.stop()

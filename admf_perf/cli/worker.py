@@ -55,7 +55,7 @@ def worker(
     ADMF_WORKER_ALLOW, comma-separated). Jobs are msgpack, never pickle. SIGTERM or
     Ctrl-C finishes the current chunk and stops; a second one stops at once.
     """
-    from admf_perf.execution.worker import child_args, run_worker, supervise
+    from admf_perf.execution.worker import child_args, reap_dead_workers, run_worker, supervise
 
     settings = get_settings()
     if not settings.redis_url:
@@ -77,7 +77,9 @@ def worker(
                 logging_level=level,
             )
 
-        sys.exit(supervise(argv_for, processes, burst=burst))
+        code = supervise(argv_for, processes, burst=burst)
+        reap_dead_workers(str(settings.redis_url), chosen)  # none, unless a child was killed
+        sys.exit(code)
     run_worker(
         settings.redis_url,
         chosen,

@@ -272,3 +272,24 @@ def child_args(
     if name:
         args += ["--name", f"{name}-{index}" if index is not None else name]
     return args
+
+
+def reap_dead_workers(url: str, queues: Sequence[str]) -> int:
+    """Remove from RQ's registry the workers of ``queues`` that ran on this host and whose
+    process is gone (one killed before it could unregister would stay listed until its
+    key expired). Returns how many were removed."""
+    import socket
+
+    import psutil
+    from rq import Queue, Worker
+
+    connection = redis.Redis.from_url(url)
+    host = socket.gethostname()
+    removed = 0
+    for name in queues:
+        queue = Queue(name, connection=connection, serializer=CodecSerializer)
+        for worker in Worker.all(connection=connection, queue=queue, serializer=CodecSerializer):
+            if worker.hostname == host and worker.pid and not psutil.pid_exists(worker.pid):
+                worker.register_death()
+                removed += 1
+    return removed
