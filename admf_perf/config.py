@@ -105,11 +105,18 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable URL>"
+    if parts.query and _QUERY_SECRET.search(parts.query):  # redis-py reads ?password=
+        base, _, query = url.partition("?")
+        url = base + "?" + _QUERY_SECRET.sub(r"\1\2=***", query)
+        parts = urlsplit(url)
     if parts.password is None:
         return url
     netloc = parts.netloc.rsplit("@", 1)[1]
     user = parts.username or ""
     return parts._replace(netloc=f"{user}:***@{netloc}").geturl()
+
+
+_QUERY_SECRET = re.compile(r"(?i)(^|[&;])([^&;=]*password)=[^&;]*")
 
 
 def _parse_bool(value: str) -> bool:

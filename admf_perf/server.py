@@ -184,9 +184,13 @@ class EmbeddedServer:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
                     return False
-                with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
+                try:
                     if client.ping():
                         return True
+                except redis.AuthenticationError:
+                    return True  # it answers, and wants a password (--requirepass)
+                except (redis.ConnectionError, redis.TimeoutError):
+                    pass
                 time.sleep(0.01)  # polling a starting process: no event to wait on
             return False
         finally:

@@ -8,7 +8,7 @@ from typing import Any
 
 from admf_perf import config
 from admf_perf.caching.entry import CacheEntry
-from admf_perf.caching.keys import CacheKey
+from admf_perf.caching.keys import CacheKey, check_key_text
 from admf_perf.caching.manager import CacheManager
 from admf_perf.caching.stats import CacheStats
 from admf_perf.caching.strategy import CacheStrategy
@@ -200,4 +200,4 @@ class Cache:
 
 
 def _key_text(key: object) -> str:
-    return key if isinstance(key, str) else CacheKey.token(key)
+    return check_key_text(key) if isinstance(key, str) else CacheKey.token(key)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from admf_perf.caching.cache import Cache
-from admf_perf.caching.keys import CacheKey
+from admf_perf.caching.keys import CacheKey, check_key_text
 from admf_perf.caching.manager import CacheManager
 from admf_perf.caching.strategy import CacheStrategy
 from admf_perf.errors import ConfigurationError
@@ -179,7 +179,7 @@ def _key_function(
 
         def custom(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
             key = key_maker(*args, **kwargs)
-            return key if isinstance(key, str) else CacheKey.token(key)
+            return check_key_text(key) if isinstance(key, str) else CacheKey.token(key)
 
         return custom
     generate = CacheKey.generate_key

@@ -39,6 +39,26 @@ from admf_perf.errors import KeyGenerationError
 _PLAIN_WORD = re.compile(r"[A-Za-z_./@+][A-Za-z0-9_./@+\-]*\Z")
 _RESERVED_WORDS = frozenset({"None", "True", "False", "nan", "inf", "set"})
 _MAX_DEPTH = 32
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogates(text: str) -> str:
+    """``text`` with lone surrogates (from undecodable file names, ``surrogateescape``)
+    written as JSON escapes: Redis keys must be UTF-8, and these have no UTF-8 form."""
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def check_key_text(key: str) -> str:
+    """``key`` if every store can hold it; a key with lone surrogates is refused (it has
+    no UTF-8 form, so Redis can't hold it), the same way in memory and in Redis."""
+    if key.isascii() or not _SURROGATE.search(key):
+        return key
+    raise KeyGenerationError(
+        f"cache key {key[:60]!r} contains lone surrogates (no UTF-8 form): pass the value "
+        "itself to have it keyed (CacheKey.token(key)), or bytes"
+    )
 
 
 def _str_token(value: str) -> str:
@@ -181,13 +201,13 @@ class CacheKey:
                 fn = exact.get(type(value))
                 text = fn(value) if fn is not None else _token(value, 0, f"argument {name!r}")
                 tokens.append(f"{name}={text}")
-        return ":".join(tokens)
+        return _escape_surrogates(":".join(tokens))
 
     @staticmethod
     def token(value: Any) -> str:
         """The key text of one value (what one argument contributes)."""
         fn = _EXACT.get(type(value))
-        return fn(value) if fn is not None else _token(value, 0, "value")
+        return _escape_surrogates(fn(value) if fn is not None else _token(value, 0, "value"))
 
 
 def _token(value: Any, depth: int, where: str) -> str:

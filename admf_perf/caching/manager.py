@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgpack
 
-from admf_perf.caching.patterns import glob_to_regex
+from admf_perf.caching.patterns import glob_class, glob_to_regex
 from admf_perf.caching.stats import CacheStats
 from admf_perf.stores.connection import UNAVAILABLE_ERRORS
 
@@ -137,6 +137,7 @@ class CacheManager:
 
         settings = get_settings()
         targets = set(self._backends)
+        default = None
         if settings.redis_url:
             default = resolve_backend(None, settings)
             if isinstance(default, RedisBackend):
@@ -146,10 +147,22 @@ class CacheManager:
 
             raise ConfigurationError("fleet commands need a Redis server: set redis_url")
         message = msgpack.packb({**command, "from": os.getpid()})
+        failed: list[Exception] = []
         for backend in targets:
-            if enabled is not None:
-                backend.call(backend.client.set, f"{backend.namespace}:enabled", int(enabled))
-            backend.call(backend.client.publish, f"{backend.namespace}:control", message)
+            try:
+                if enabled is not None:
+                    backend.call(backend.client.set, f"{backend.namespace}:enabled", int(enabled))
+                backend.call(backend.client.publish, f"{backend.namespace}:control", message)
+            except Exception as exc:  # a cluster client that can't connect raises its own
+                # the configured server must get the command; another server this process
+                # once used (gone now, or no longer in use) only costs a warning
+                if backend is default:
+                    raise
+                failed.append(exc)
+        if failed and len(failed) == len(targets):
+            raise failed[0]
+        for error in failed:
+            log.warning("fleet command %s not sent to a server: %s", command.get("op"), error)
 
     def _on_command(self, message: bytes) -> None:
         command = msgpack.unpackb(message)
@@ -242,10 +255,9 @@ def _tokens(pattern: str) -> list[str]:
             out.append(pattern[i : i + 2])
             i += 2
         elif c == "[":
-            end = pattern.find("]", i + 2)
-            end = len(pattern) - 1 if end < 0 else end
-            out.append(pattern[i : end + 1])
-            i = end + 1
+            end = glob_class(pattern, i + 1)[1]  # where Redis's scan of the class ends
+            out.append(pattern[i:end])
+            i = end
         else:
             out.append(c)
             i += 1

@@ -16,7 +16,12 @@ def escape_glob(text: str) -> str:
 
 @functools.lru_cache(maxsize=256)
 def glob_to_regex(pattern: str) -> re.Pattern[str]:
-    """A compiled regex that matches exactly the strings Redis's glob ``pattern`` matches."""
+    """A compiled regex that matches exactly the strings Redis's glob ``pattern`` matches.
+
+    Redis compares bytes: for keys and patterns beyond ASCII, ``?`` and classes here
+    match one character where Redis matches one byte. The empty key (a cached function
+    without arguments) is matched by ``*`` alone, as in Redis.
+    """
     out: list[str] = []
     i, n = 0, len(pattern)
     while i < n:
@@ -29,49 +34,46 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
             i += 1
             out.append(re.escape(pattern[i]))
         elif c == "[":
-            end = _class_end(pattern, i)
-            if end < 0:  # Redis treats an unclosed '[' as a class running to the end
-                out.append(_class_regex(pattern[i + 1 :]))
-                i = n
-                continue
-            out.append(_class_regex(pattern[i + 1 : end]))
-            i = end
+            regex, i = glob_class(pattern, i + 1)
+            out.append(regex)
+            continue
         else:
             out.append(re.escape(c))
         i += 1
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
+    # Redis's matcher never matches the empty string with a non-empty pattern ("**"
+    # doesn't); only "*" does, as SCAN then skips matching altogether
+    guard = "" if pattern in ("", "*") else r"(?!\Z)"
+    return re.compile(guard + "".join(out) + r"\Z", re.DOTALL)
 
 
-def _class_end(pattern: str, start: int) -> int:
-    i = start + 1
-    while i < len(pattern):
-        if pattern[i] == "\\":
-            i += 2
-            continue
-        if pattern[i] == "]":
-            return i
-        i += 1
-    return -1
+def glob_class(pattern: str, i: int) -> tuple[str, int]:
+    """The regex of the class opening before ``i``, and where the pattern goes on.
 
-
-def _class_regex(body: str) -> str:
-    negate = body.startswith("^")
+    Scans as Redis's ``stringmatchlen`` does: ``\\x`` is ``x``; ``a-z`` is a range
+    whenever a character, ``-`` and one more follow (even ``]`` or ``\\``: ``[?-]`` is
+    the range from ``?`` to ``]``); the first other ``]`` closes; an unclosed class runs
+    to the end of the pattern.
+    """
+    n = len(pattern)
+    negate = i < n and pattern[i] == "^"
     if negate:
-        body = body[1:]
+        i += 1
     items: list[str] = []
-    i = 0
-    while i < len(body):
-        c = body[i]
-        if c == "\\" and i + 1 < len(body):
-            items.append(re.escape(body[i + 1]))
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            items.append(re.escape(pattern[i + 1]))
             i += 2
-        elif i + 2 < len(body) and body[i + 1] == "-":
-            lo, hi = sorted((c, body[i + 2]))
+        elif c == "]":
+            i += 1
+            break
+        elif i + 2 < n and pattern[i + 1] == "-":
+            lo, hi = sorted((c, pattern[i + 2]))
             items.append(f"{re.escape(lo)}-{re.escape(hi)}")
             i += 3
         else:
             items.append(re.escape(c))
             i += 1
     if not items:
-        return "(?!)" if not negate else "."
-    return f"[{'^' if negate else ''}{''.join(items)}]"
+        return ("." if negate else "(?!)"), i
+    return f"[{'^' if negate else ''}{''.join(items)}]", i

@@ -11,6 +11,8 @@
   modules given with ``--import`` and ``--allow``, plus ``ADMF_WORKER_ALLOW``. The chunk
   runner is always allowed. A job naming ``os.remove`` fails with
   :class:`~admf_perf.execution.errors.ForbiddenFunctionError`.
+- Redis going away (a restart, a failover) does not end the process: RQ's loop quits,
+  and :func:`run_worker` waits for the server with back-off and serves again.
 - ``--processes N`` runs N such workers under :func:`supervise`, which forwards SIGTERM /
   Ctrl-C to all of them (a warm shutdown: each finishes its chunk) and restarts one that
   dies, unless in burst mode.
@@ -26,11 +28,13 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
 import redis
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.queue import Queue
 from rq.worker import SimpleWorker, WorkerStatus
@@ -91,6 +95,12 @@ class AdmfWorker(SimpleWorker):
 
     job_class = AdmfJob
     _signals_held = False
+    stop_asked = False
+    """A stop signal arrived (RQ's own flag is set only when one arrives mid-job)."""
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_asked = True
+        super().request_stop(signum, frame)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         # RQ registers the worker before it installs its SIGTERM/SIGINT handlers; a stop
@@ -173,22 +183,53 @@ def run_worker(
         connection.ping()
     except redis.RedisError as exc:
         raise ConfigurationError(f"cannot reach Redis at {redact_url(url)}: {exc}") from None
-    worker = AdmfWorker(
-        list(queues),
-        connection=connection,
-        serializer=CodecSerializer,
-        job_class=AdmfJob,
-        name=name,
-        worker_ttl=worker_ttl,
-    )
-    log.info(
-        "worker %s on %s, queues %s, allowed modules: %s",
-        worker.name,
-        redact_url(url),
-        ", ".join(queues),
-        ", ".join(allowlist.prefixes) or "(chunk runner only)",
-    )
-    return bool(worker.work(burst=burst, logging_level=logging_level, with_scheduler=False))
+    try:
+        while True:
+            worker = AdmfWorker(
+                list(queues),
+                connection=connection,
+                serializer=CodecSerializer,
+                job_class=AdmfJob,
+                name=name,
+                worker_ttl=worker_ttl,
+            )
+            log.info(
+                "worker %s on %s, queues %s, allowed modules: %s",
+                worker.name,
+                redact_url(url),
+                ", ".join(queues),
+                ", ".join(allowlist.prefixes) or "(chunk runner only)",
+            )
+            try:
+                worked = worker.work(burst=burst, logging_level=logging_level, with_scheduler=False)
+            except redis.RedisError as exc:  # its teardown could not reach Redis either
+                log.warning("worker %s lost Redis: %s", worker.name, exc)
+            else:
+                if burst or worker.stop_asked:
+                    return bool(worked)
+            # RQ's loop quits when Redis goes away (a restart, a failover): wait for the
+            # server and serve again, rather than leave the queue without this worker
+            _wait_for_server(connection, worker, url)
+    except StopRequested:  # a stop signal between two work loops
+        return False
+
+
+def _wait_for_server(connection: redis.Redis, worker: AdmfWorker, url: str) -> None:
+    """Ping with back-off until the server answers; a stop signal raises StopRequested."""
+    delay = 0.5
+    while True:
+        time.sleep(delay)  # back-off, also when RQ's loop quits again at once
+        if worker.stop_asked:
+            raise StopRequested()
+        try:
+            connection.ping()
+        except redis.RedisError:
+            delay = min(delay * 2, 10.0)
+            continue
+        with contextlib.suppress(redis.RedisError):
+            worker.register_death()  # if its teardown could not: no ghost, the name is free
+        log.warning("Redis at %s answers again: serving the queues", redact_url(url))
+        return
 
 
 def supervise(argv_for: Callable[[int], list[str]], processes: int, *, burst: bool = False) -> int:

@@ -310,6 +310,8 @@ class RedisBackend:
         self.health = Health(self.url, settings.retry_after)
         self._notifier: Notifier | None = None
         self._notifier_lock = threading.Lock()
+        self._checked = False
+        self._check_lock = threading.Lock()
 
     def notifier(self) -> Notifier:
         """This process's pub/sub listener for the namespace (started on first use)."""
@@ -321,6 +323,7 @@ class RedisBackend:
     def open(self, spec: CacheSpec) -> RedisStore | ShardedStore:
         if "{" in spec.name or "}" in spec.name:
             raise ConfigurationError(f"cache name {spec.name!r} must not contain '{{' or '}}'")
+        self.check_server()
         if spec.shards > 1:
             from admf_perf.stores.sharded import ShardedStore
 
@@ -329,6 +332,29 @@ class RedisBackend:
 
     def describe(self) -> str:
         return f"redis {redact_url(self.url)} namespace {self.namespace}"
+
+    def check_server(self) -> list[str]:
+        """Log what :func:`~admf_perf.stores.checks.check_server` finds, once per backend
+        (tried again at the next use while the server is unreachable)."""
+        if self._checked or not self.health.available():
+            return []
+        from admf_perf.stores.checks import check_server
+
+        with self._check_lock:
+            if self._checked:
+                return []
+            try:
+                found = check_server(self.client, self.url)
+            except UNAVAILABLE_ERRORS as exc:
+                self.health.failed(exc)
+                return []
+            except redis.exceptions.ResponseError as exc:  # INFO not allowed: nothing to say
+                log.debug("server checks skipped: %s", exc)
+                found = []
+            self._checked = True
+        for warning in found:
+            log.warning("%s", warning)
+        return found
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a command that must not fail silently; raises BackendUnavailableError."""
