@@ -11,20 +11,23 @@ it with a throw-away certificate made by ``openssl``; the client side is the rea
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import ssl
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
+from rq import Queue, Worker
 
 from admf_perf import BackendUnavailableError, Cache
 from admf_perf.caching import fleet
 from admf_perf.execution import CPUManager, RQBackend
 from admf_perf.server import EmbeddedServer
 from admf_perf.stores import RedisBackend
-from admf_perf.testing import WorkerProcess, run_cli, unique_name
+from admf_perf.testing import WorkerProcess, cli_command, run_cli, unique_name
 from tests import tasks
 from tests.faultkit import TlsTerminator, wait_until
 
@@ -152,3 +155,29 @@ def test_rediss_urls_speak_verified_tls_and_are_redacted(
         assert_secret_free(*logged)
     finally:
         terminator.close()
+
+
+def test_a_password_given_by_environment_stays_out_of_worker_command_lines(
+    locked: EmbeddedServer,
+) -> None:
+    """``ps`` shows every process's command line to every user of the host: a URL given
+    in ``ADMF_REDIS_URL`` must not be copied into the supervised workers' arguments."""
+    queue = unique_name("q")
+    supervisor = subprocess.Popen(
+        [*cli_command(), "worker", "--queue", queue, "--processes", "2", "--log-level", "ERROR"],
+        env={**os.environ, "ADMF_REDIS_URL": url_with(PASSWORD, locked.port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    admin = locked.client(password=PASSWORD)
+    try:
+        rq_queue = Queue(queue, connection=admin)
+        wait_until(lambda: Worker.count(connection=admin, queue=rq_queue) == 2, what="2 workers")
+        children = psutil.Process(supervisor.pid).children()
+        assert len(children) == 2
+        for process in [psutil.Process(supervisor.pid), *children]:
+            assert_secret_free(" ".join(process.cmdline()))
+    finally:
+        supervisor.terminate()
+        supervisor.wait(timeout=30)
+        admin.close()

@@ -298,8 +298,15 @@ def child_args(
     index: int | None = None,
     logging_level: str,
 ) -> list[str]:
-    """The ``admf-perf worker`` arguments of one supervised worker process."""
-    args = ["--url", url, "--log-level", logging_level]
+    """The ``admf-perf worker`` arguments of one supervised worker process.
+
+    A URL the supervisor read from ``ADMF_REDIS_URL`` reaches the child the same way
+    (it inherits the environment), never in its arguments: ``ps`` shows those to every
+    user of the host, password included.
+    """
+    args = ["--log-level", logging_level]
+    if os.environ.get("ADMF_REDIS_URL") != url:
+        args = ["--url", url, *args]
     for queue in queues:
         args += ["--queue", queue]
     for module in imports:
