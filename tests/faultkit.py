@@ -28,7 +28,9 @@ class TcpProxy:
 
     Switches, flipped by the test at any time: ``delay`` (seconds added to every chunk,
     both ways), ``blackhole`` (connections stay open, bytes vanish both ways: a server
-    that stopped answering), ``refuse`` (new connections are reset at once); and
+    that stopped answering), ``mute_replies`` (requests reach the server, its replies
+    vanish: a command runs but its caller times out), ``refuse`` (new connections are
+    reset at once); and
     :meth:`cut`, which resets every open connection (both sides see a broken pipe).
     """
 
@@ -36,6 +38,7 @@ class TcpProxy:
         self.upstream = upstream
         self.delay = 0.0
         self.blackhole = False
+        self.mute_replies = False
         self.refuse = False
         self.cuts = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -102,8 +105,8 @@ class TcpProxy:
         with self._lock:
             self._open.update((client, server))
         pumps = [
-            threading.Thread(target=self._pump, args=(src, dst), daemon=True)
-            for src, dst in ((client, server), (server, client))
+            threading.Thread(target=self._pump, args=(src, dst, reply), daemon=True)
+            for src, dst, reply in ((client, server, False), (server, client, True))
         ]
         for pump in pumps:
             pump.start()
@@ -117,7 +120,7 @@ class TcpProxy:
         _reset(client)
         _reset(server)
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, reply: bool) -> None:
         try:
             while True:
                 data = src.recv(65536)
@@ -125,7 +128,7 @@ class TcpProxy:
                     break
                 if self.delay:
                     time.sleep(self.delay)  # the simulated latency itself, not a wait
-                if not self.blackhole:
+                if not (self.blackhole or (reply and self.mute_replies)):
                     dst.sendall(data)
         except OSError:
             pass

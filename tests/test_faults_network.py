@@ -8,14 +8,21 @@ import threading
 import time
 from collections.abc import Iterator
 from functools import partial
+from typing import Any
 
 import pytest
 import redis
+from redis.connection import AbstractConnection
+from rq import Queue
+from rq.utils import get_version
 
 from admf_perf import Cache, cached, configure
 from admf_perf.config import reset_settings
 from admf_perf.errors import BackendUnavailableError
+from admf_perf.execution import CPUManager, RQBackend
+from admf_perf.stores import RedisBackend
 from admf_perf.testing import unique_name
+from tests import tasks
 from tests.faultkit import TcpProxy, wait_until
 
 pytestmark = pytest.mark.fault
@@ -179,3 +186,76 @@ def test_cut_connections_keep_size_and_stats_exact(
         f"{worst['any']:.2f}s, index at most {max(sizes)}/{max_size}, "
         f"{refused[0]} invalidations refused while cut off"
     )
+
+
+@pytest.fixture
+def sent(proxy: TcpProxy, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every packed command a client sends through the proxy, recorded as it is sent
+    (the real send still happens): a replay shows up as a second copy."""
+    commands: list[bytes] = []
+    original = AbstractConnection.send_packed_command
+
+    def recording(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+        if getattr(self, "port", None) == proxy.port:
+            parts = [command] if isinstance(command, (bytes, str)) else command
+            commands.append(b"".join(p if isinstance(p, bytes) else p.encode() for p in parts))
+        original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", recording)
+    return commands
+
+
+def test_a_timed_out_counter_is_never_replayed(
+    proxy: TcpProxy, sent: list[bytes], redis_url: str, namespace: str
+) -> None:
+    """The get script counts a hit. The server runs it, its reply is lost: the caller
+    gets a miss after one timeout, and the hit is counted once, not once per retry."""
+    name = unique_name("counted")
+    cache = Cache(name)
+    cache.set("k", value_of("k"))
+    assert cache.get("k") == value_of("k")  # the get script is loaded on the server
+    direct = Cache(name, backend=RedisBackend(redis_url, namespace=namespace))
+    hits = direct.stats().hits
+    sent.clear()
+    proxy.mute_replies = True
+    started = time.monotonic()
+    assert cache.get("k") is None  # a miss: the reply never came
+    assert time.monotonic() - started < 2 * TIMEOUT + 0.3
+    assert len(sent) == 1, f"{len(sent)} sends of one get: a timed-out call was replayed"
+    wait_until(lambda: direct.stats().hits == hits + 1, what="the server to count the hit")
+    assert direct.stats().hits == hits + 1
+
+
+def test_a_timed_out_job_push_is_never_replayed(
+    proxy: TcpProxy, sent: list[bytes], redis_client: redis.Redis, request: pytest.FixtureRequest
+) -> None:
+    """RQ's push of the chunk jobs runs on the server, its reply is lost: the map fails
+    in one line after a bounded time, and the push went out and ran once: each chunk is
+    queued once. (The clean-up can't reach the server either, so those jobs stay: a
+    worker runs them and their records expire unread; the map's caller was told.)"""
+    queue = unique_name("q")
+    backend = RQBackend(queue=queue)
+    manager = CPUManager(backend=backend)
+    request.addfinalizer(manager.shutdown)
+    assert backend.worker_count() == 0  # connected before the replies stop, and RQ
+    assert get_version(backend.connection) >= (7, 0, 0)  # asks for the version only once
+    pushed = rpush_calls(redis_client)
+    proxy.mute_replies = True
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailableError, match="unavailable for the executor") as caught:
+        manager.map_tasks(tasks.square, list(range(40)), chunksize=10)
+    took = time.monotonic() - started
+    assert "\n" not in str(caught.value)
+    pushes = [c for c in sent if b"RPUSH" in c]
+    assert len(pushes) == 1, f"the job push was sent {len(pushes)} times"
+    assert pushes[0].count(b"RPUSH") == 4  # one pipeline holding the 4 chunks
+    assert took < 3 * TIMEOUT + 0.5, f"the failed map took {took:.2f}s"
+    proxy.mute_replies = False
+    wait_until(lambda: rpush_calls(redis_client) >= pushed + 4, what="the pushes to land")
+    assert rpush_calls(redis_client) == pushed + 4, "the server ran a push twice"
+    job_ids = Queue(queue, connection=redis_client).job_ids
+    assert len(job_ids) == len(set(job_ids)) == 4, job_ids
+
+
+def rpush_calls(client: redis.Redis) -> int:
+    return int(client.info("commandstats").get("cmdstat_rpush", {}).get("calls", 0))
