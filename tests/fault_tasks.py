@@ -31,3 +31,9 @@ def marked_square(args: list) -> int:
     client.rpush(key, f"{x}:{os.getpid()}")
     time.sleep(wait)
     return int(x) * int(x)
+
+
+def slow_square(x: int) -> int:
+    """x*x after 20 ms of "work", without any cache."""
+    time.sleep(0.02)
+    return x * x

@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LEASE_TTL = 10.0
 DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_OUTAGE_GRACE = 60.0
 CHANNEL_TTL = 86_400
-COLLECT_RETRIES = 5
 
 
 class RQBackend:
@@ -52,7 +52,10 @@ class RQBackend:
     ``lease_ttl`` is how long a worker may go silent before its chunk is run elsewhere
     (a killed worker is noticed within about 1.5 x ``lease_ttl``); ``max_attempts``
     bounds the runs of one chunk; ``flush_interval`` is how often a worker sends the
-    results it has so far.
+    results it has so far. ``outage_grace`` is how long a running map or submitted
+    call rides out an unreachable server (a restart, a failover) before failing with
+    :class:`BackendUnavailableError`; when the server is back, chunks lost with it are
+    run again.
     """
 
     def __init__(
@@ -65,6 +68,7 @@ class RQBackend:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         flush_interval: float = 0.25,
         max_chunk: int = 1000,
+        outage_grace: float = DEFAULT_OUTAGE_GRACE,
     ) -> None:
         settings = get_settings()
         url = url or settings.redis_url
@@ -79,6 +83,9 @@ class RQBackend:
             raise ConfigurationError(
                 "lease_ttl and flush_interval must be > 0, max_attempts and max_chunk >= 1"
             )
+        if outage_grace < 0:
+            raise ConfigurationError(f"outage_grace must be >= 0 seconds, got {outage_grace!r}")
+        self.outage_grace = float(outage_grace)
         self.lease_ttl = float(lease_ttl)
         self.check_interval = self.lease_ttl / 2
         self.max_attempts = max_attempts
@@ -154,6 +161,51 @@ def _unavailable(backend: RQBackend, exc: Exception) -> BackendUnavailableError:
     )
 
 
+class _Outage:
+    """Riding out an unreachable server for up to the backend's ``outage_grace``.
+
+    :meth:`failed` logs the start of an outage once and returns how long to back off
+    before the next try (0.1 s doubling to 2 s), or raises ``BackendUnavailableError``
+    once the grace is spent; :meth:`ended` says whether a success closes an outage
+    (then the tracker checks its chunks at once, to re-run those lost with the server).
+    """
+
+    def __init__(self, backend: RQBackend, what: str) -> None:
+        self.backend = backend
+        self.what = what
+        self.since: float | None = None
+        self.backoff = 0.0
+
+    def failed(self, exc: Exception) -> float:
+        now = time.monotonic()
+        if self.since is None:
+            self.since, self.backoff = now, 0.1
+            log.warning(
+                "Redis at %s is unreachable (%s): %s waits up to %.0f s for it",
+                redact_url(self.backend.url),
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                self.what,
+                self.backend.outage_grace,
+            )
+        elif now - self.since >= self.backend.outage_grace:
+            raise _unavailable(self.backend, exc) from None
+        else:
+            self.backoff = min(2.0, self.backoff * 2)
+        return min(self.backoff, max(0.0, self.since + self.backend.outage_grace - now))
+
+    def ended(self) -> bool:
+        if self.since is None:
+            return False
+        log.warning(
+            "Redis at %s is back after %.1f s: %s goes on",
+            redact_url(self.backend.url),
+            time.monotonic() - self.since,
+            self.what,
+        )
+        self.since = None
+        return True
+
+
 class RQMapRun(MapRun):
     """A map on RQ workers; see :class:`~admf_perf.execution.runs.MapRun`."""
 
@@ -170,6 +222,7 @@ class RQMapRun(MapRun):
         self.backend = backend
         self.chunks = len(chunks)
         self.tracker = ChunkTracker(backend, options, items.__getitem__)
+        self._outage = _Outage(backend, f"map {options.task_name}")
         try:
             self.tracker.add(chunks)
         except redis.RedisError as exc:
@@ -183,9 +236,13 @@ class RQMapRun(MapRun):
 
     def _collect(self, timeout: float) -> list[tuple[int, Outcome]]:
         try:
-            return self.tracker.poll(timeout)
+            outcomes = self.tracker.poll(timeout)
         except redis.RedisError as exc:
-            raise _unavailable(self.backend, exc) from None
+            time.sleep(min(timeout, self._outage.failed(exc)))  # back off from a dead server
+            return []
+        if self._outage.ended():
+            self.tracker.check_soon()
+        return outcomes
 
     def _cancel_pending(self) -> None:
         self.tracker.cancel()
@@ -243,7 +300,7 @@ class _SubmitChannel:
                 log.warning("could not remove a cancelled call's job: %s", exc)
 
     def _collect(self) -> None:
-        failures = 0
+        outage = _Outage(self.backend, "the submitted calls")
         while True:
             with self._lock:
                 active = [t for t in self._trackers.values() if t.pending]
@@ -254,14 +311,16 @@ class _SubmitChannel:
             for tracker in active:
                 try:
                     self._resolve(tracker.poll(slice_))
-                    failures = 0
                 except redis.RedisError as exc:
-                    failures += 1
-                    log.warning("collecting submitted calls failed (%d): %s", failures, exc)
-                    if failures >= COLLECT_RETRIES:
-                        self._fail_all(tracker, exc)
-                    else:
-                        time.sleep(0.5 * failures)  # back off from an unreachable server
+                    try:
+                        time.sleep(outage.failed(exc))  # back off from an unreachable server
+                    except BackendUnavailableError as error:
+                        for doomed in active:
+                            self._fail_all(doomed, error)
+                        outage = _Outage(self.backend, "the submitted calls")
+                    break  # look again at which trackers are active
+                if outage.ended():
+                    tracker.check_soon()
 
     def _resolve(self, outcomes: list[tuple[int, Outcome]]) -> None:
         for index, (ok, value, seconds, attempts) in outcomes:
@@ -292,8 +351,7 @@ class _SubmitChannel:
             except Exception:  # cancelled meanwhile
                 pass
 
-    def _fail_all(self, tracker: ChunkTracker, exc: Exception) -> None:
-        error = _unavailable(self.backend, exc)
+    def _fail_all(self, tracker: ChunkTracker, error: BackendUnavailableError) -> None:
         with self._lock:
             doomed = [i for i, e in self._calls.items() if e[2] == tracker.options]
             entries = [self._calls.pop(i) for i in doomed]

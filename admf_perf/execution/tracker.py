@@ -190,6 +190,10 @@ class ChunkTracker:
                 pipe.execute()
 
     # -- collect ---------------------------------------------------------------------
+    def check_soon(self) -> None:
+        """Check every chunk at the next poll (after an outage: re-run those it lost)."""
+        self._next_check = time.monotonic()
+
     def poll(self, block: float) -> list[tuple[int, Outcome]]:
         """New outcomes, waiting up to ``block`` seconds for the first record."""
         now = time.monotonic()
