@@ -11,6 +11,7 @@ RQ's keys inside the namespace too; both are proven here.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from admf_perf.config import reset_settings
 from admf_perf.execution import CPUManager, RQBackend
 from admf_perf.server import EmbeddedServer
 from admf_perf.stores import RedisBackend
-from admf_perf.testing import WorkerProcess, unique_name
+from admf_perf.testing import WorkerProcess, run_cli, unique_name
 from tests import tasks
 from tests.faultkit import wait_until
 
@@ -129,6 +130,46 @@ def test_every_cache_feature_works_for_a_user_confined_to_the_namespace(
         reset_settings()
     assert admin.get("outside:canary") == b"untouched"
     assert denials(admin, user) == [], "the library reached outside its namespace or command set"
+    admin.execute_command("ACL", "DELUSER", user)
+
+
+def test_the_agent_and_the_cli_work_for_a_user_confined_to_the_namespace(
+    server: EmbeddedServer,
+) -> None:
+    """The agent's report, lease, pressure pass and events, and the CLI's stats, hosts,
+    events and flush, all as the confined user (categories, no @dangerous)."""
+    admin = server.client()
+    ns = unique_name("ns")
+    user = make_user(admin, ns, CACHE_CATEGORIES)
+    admin.set("outside:canary", "untouched")
+    url = f"redis://{user}:{PASSWORD}@127.0.0.1:{server.port}/0"
+    cache = Cache("acl.ind", backend=RedisBackend(url, namespace=ns))
+    for i in range(30):
+        cache.set(f"SPY:{i}", list(range(100)))
+    keep = Cache("acl.keep", backend=RedisBackend(url, namespace=ns))
+    keep.set("k", 1)
+    env = {"ADMF_REDIS_URL": url, "ADMF_NAMESPACE": ns}
+    budget = int(admin.info("memory")["used_memory"]) // 2  # Redis "over budget": act
+    agent = run_cli(
+        "agent", "--once", "--json", "--host", "acl-host", "--memory-threshold", "none",
+        "--redis-budget", str(budget), "--redis-memory-threshold", "1.0",
+        "--pattern", "acl.ind:*", env=env,
+    )  # fmt: skip
+    assert agent.returncode == 0, agent.stderr
+    events = json.loads(agent.stdout)["events"]
+    acted = [(e["pattern"], e["removed"]) for e in events if e["action"] == "invalidate"]
+    assert acted == [("acl.ind:*", 30)], events
+    assert cache.stats().size == 0 and keep.get("k") == 1
+    for command in (["stats", "--json"], ["hosts", "--json"], ["events", "--json"]):
+        shown = run_cli(*command, env=env)
+        assert shown.returncode == 0, (command, shown.stderr)
+        assert PASSWORD not in shown.stdout + shown.stderr
+    assert "acl-host" in run_cli("hosts", env=env).stdout
+    flushed = run_cli("flush", "--all", "--yes", "--json", env=env)
+    assert flushed.returncode == 0, flushed.stderr
+    assert keep.stats().size == 0
+    assert admin.get("outside:canary") == b"untouched"
+    assert denials(admin, user) == [], "the agent or the CLI went outside the namespace"
     admin.execute_command("ACL", "DELUSER", user)
 
 
