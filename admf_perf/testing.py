@@ -14,15 +14,18 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import redis
 
 from admf_perf.config import configure, reset_settings
 from admf_perf.server import EmbeddedServer, free_port
+
+T = TypeVar("T")
 
 TEST_URL_ENV = "ADMF_TEST_REDIS_URL"
 
@@ -181,6 +184,17 @@ def worker_processes(
     finally:
         for worker in workers:
             worker.stop()
+
+
+def wait_until(condition: Callable[[], T], timeout: float = 20.0, what: str = "") -> T:
+    """Re-check ``condition`` on real state (another process's writes, a registry, a
+    queue) until it is truthy and return its value; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(0.01)  # polling state another party writes: nothing to block on
+    return value
 
 
 def unique_name(prefix: str = "t") -> str:

@@ -1,5 +1,5 @@
-"""Tools of the fault, load and security tests: waiting on conditions with a deadline,
-and a loopback TCP proxy that can delay, drop and cut the traffic to a real server."""
+"""Tools of the fault, load and security tests: a loopback TCP proxy that can delay, drop
+and cut the traffic to a real server, and a TLS terminator in front of a plain one."""
 
 from __future__ import annotations
 
@@ -11,16 +11,6 @@ import ssl
 import struct
 import threading
 import time
-from collections.abc import Callable
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 20.0, what: str = "") -> None:
-    """Re-check ``condition`` on real state until it holds; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
-        time.sleep(0.01)
 
 
 class TcpProxy:

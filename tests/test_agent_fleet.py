@@ -19,21 +19,9 @@ import redis
 from admf_perf import Cache
 from admf_perf.agent import read_events, read_hosts
 from admf_perf.server import EmbeddedServer
-from admf_perf.testing import cli_command, run_cli, unique_name
+from admf_perf.testing import cli_command, run_cli, unique_name, wait_until
 
 MB = 1_000_000
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> object:
-    """Poll ``condition`` until it is truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
-        time.sleep(0.05)  # polling another process's writes: nothing to wait on
 
 
 class AgentProcess:
@@ -163,7 +151,7 @@ def test_host_pressure_releases_this_host_first_then_invalidates(env, redis_clie
     assert [e["action"] for e in events] == ["release", "invalidate", "exhausted"]
     assert all(e["trigger"] == "host-memory" for e in events)
     assert events[1]["removed"] == 20
-    message = wait_for(lambda: listener.get_message(timeout=0.1), 5, "the release command")
+    message = wait_until(lambda: listener.get_message(timeout=0.1), 5, "the release command")
     command = msgpack.unpackb(message["data"])
     assert (command["op"], command["host"]) == ("release", "hx")
     listener.close()
@@ -181,7 +169,7 @@ def test_two_agents_one_lease_only_one_acts(agents, redis_client, namespace):
         lengths = [redis_client.xlen(f"{namespace}:hoststream:{h}") for h in "ab"]
         return min(lengths) >= 8
 
-    wait_for(both_reported_a_while, 20, "both agents to report 8 times")
+    wait_until(both_reported_a_while, 20, "both agents to report 8 times")
     events = read_events(redis_client, namespace, 100)
     assert events, "the pressure (a 1-byte budget) was acted on"
     assert len({e["pid"] for e in events}) == 1, f"two agents acted: {events}"
@@ -199,7 +187,7 @@ def test_a_killed_agent_s_lease_expires_and_a_restarted_agent_takes_over(
     policy = ("--interval", "0.3", "--redis-budget", "1", "--pattern", "*")
     first = agents(*policy, "--host", "h")
     lease = f"{namespace}:agent:lease"
-    wait_for(lambda: read_events(redis_client, namespace), 15, "the first agent to act")
+    wait_until(lambda: read_events(redis_client, namespace), 15, "the first agent to act")
     token = redis_client.get(lease)
     assert token is not None
 
@@ -213,19 +201,19 @@ def test_a_killed_agent_s_lease_expires_and_a_restarted_agent_takes_over(
     def second_acted() -> list:
         return [e for e in read_events(redis_client, namespace) if e["pid"] == second.pid]
 
-    taken_over = wait_for(second_acted, 15, "the restarted agent to act")
+    taken_over = wait_until(second_acted, 15, "the restarted agent to act")
     assert min(e["time"] for e in taken_over) >= killed_at + remaining - 0.3, (
         "it waited for the lease to expire"
     )
     assert redis_client.get(lease) not in (None, token)
-    [host] = wait_for(lambda: read_hosts(redis_client, namespace), 5, "reports to resume")
+    [host] = wait_until(lambda: read_hosts(redis_client, namespace), 5, "reports to resume")
     assert host["agent"]["pid"] == second.pid
 
 
 def test_ctrl_c_stops_the_agent_cleanly_and_gives_the_lease_back(agents, redis_client, namespace):
     agent = agents("--interval", "0.3", "--redis-budget", "1", "--host", "h")
     lease = f"{namespace}:agent:lease"
-    wait_for(lambda: redis_client.exists(lease), 15, "the agent to take the lease")
+    wait_until(lambda: redis_client.exists(lease), 15, "the agent to take the lease")
     agent.process.send_signal(signal.SIGINT)
     assert agent.process.wait(timeout=10) == 0, agent.output()
     assert not redis_client.exists(lease), "released at once, not left to expire"
@@ -237,7 +225,7 @@ def test_ctrl_c_stops_the_agent_cleanly_and_gives_the_lease_back(agents, redis_c
 
 def test_hosts_shows_a_host_until_it_stops_reporting(agents, env, redis_client, namespace):
     agent = agents("--interval", "0.3", "--host", "fleeting", "--memory-threshold", "none")
-    wait_for(lambda: read_hosts(redis_client, namespace), 15, "the first report")
+    wait_until(lambda: read_hosts(redis_client, namespace), 15, "the first report")
     listed = run_cli("hosts", "--json", env=env)
     assert listed.returncode == 0, listed.stderr
     [host] = json.loads(listed.stdout)["hosts"]
@@ -249,7 +237,7 @@ def test_hosts_shows_a_host_until_it_stops_reporting(agents, env, redis_client, 
     assert "fleeting" in frame.stdout and "caches" in frame.stdout
 
     assert agent.stop() == 0, agent.output()  # SIGTERM: a clean stop
-    wait_for(lambda: not read_hosts(redis_client, namespace), 5, "the host to drop out")
+    wait_until(lambda: not read_hosts(redis_client, namespace), 5, "the host to drop out")
     after = run_cli("hosts", "--json", env=env)
     assert json.loads(after.stdout)["hosts"] == []
     assert "stopped" in agent.output()
@@ -262,14 +250,14 @@ def test_an_outage_is_logged_once_and_reports_resume(agents, namespace):
     agent = agents("--interval", "0.2", "--host", "h", url=server.url)
     try:
         client = server.client()
-        wait_for(lambda: read_hosts(client, namespace), 15, "the first report")
+        wait_until(lambda: read_hosts(client, namespace), 15, "the first report")
         server.stop()
-        wait_for(lambda: "is unavailable" in agent.output(), 10, "the outage to be logged")
+        wait_until(lambda: "is unavailable" in agent.output(), 10, "the outage to be logged")
         time.sleep(1.0)  # several more intervals without a server: still logged once
         restarted = EmbeddedServer(port).start()
         try:
             client = restarted.client()
-            wait_for(lambda: read_hosts(client, namespace), 15, "reports after the outage")
+            wait_until(lambda: read_hosts(client, namespace), 15, "reports after the outage")
             assert agent.process.poll() is None
             log = agent.output()
             assert log.count("is unavailable") == 1, log

@@ -30,20 +30,11 @@ from admf_perf.execution import (
     UnimportableFunctionError,
 )
 from admf_perf.execution.serializer import CodecSerializer
-from admf_perf.testing import WorkerProcess, unique_name, worker_processes
+from admf_perf.testing import WorkerProcess, unique_name, wait_until, worker_processes
 from tests import tasks
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_ARGS = ["--import", "tests.tasks", "--path", str(ROOT), "--log-level", "WARNING"]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    """Re-check a condition on real state (worker registry, queue length) until it holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.02)
 
 
 class Fleet:

@@ -14,8 +14,7 @@ from admf_perf.caching import fleet
 from admf_perf.config import reset_settings
 from admf_perf.server import EmbeddedServer
 from admf_perf.stores import RedisBackend
-from admf_perf.testing import unique_name
-from tests.faultkit import wait_until
+from admf_perf.testing import unique_name, wait_until
 
 pytestmark = pytest.mark.fault
 

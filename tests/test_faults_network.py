@@ -21,9 +21,9 @@ from admf_perf.config import reset_settings
 from admf_perf.errors import BackendUnavailableError
 from admf_perf.execution import CPUManager, RQBackend
 from admf_perf.stores import RedisBackend
-from admf_perf.testing import unique_name
+from admf_perf.testing import unique_name, wait_until
 from tests import tasks
-from tests.faultkit import TcpProxy, wait_until
+from tests.faultkit import TcpProxy
 
 pytestmark = pytest.mark.fault
 

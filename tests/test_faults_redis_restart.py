@@ -20,9 +20,8 @@ from admf_perf.errors import BackendUnavailableError
 from admf_perf.execution import CPUManager, RQBackend
 from admf_perf.server import EmbeddedServer, free_port
 from admf_perf.stores import RedisBackend
-from admf_perf.testing import unique_name, worker_processes
+from admf_perf.testing import unique_name, wait_until, worker_processes
 from tests import fault_tasks
-from tests.faultkit import wait_until
 
 pytestmark = pytest.mark.fault
 

@@ -17,9 +17,8 @@ import redis
 from rq import Queue, Worker
 
 from admf_perf.execution import CPUManager, RQBackend
-from admf_perf.testing import WorkerProcess, unique_name
+from admf_perf.testing import WorkerProcess, unique_name, wait_until
 from tests import fault_tasks
-from tests.faultkit import wait_until
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from admf_perf import Cache, configure
-from tests.faultkit import wait_until
+from admf_perf.testing import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -29,9 +29,8 @@ from admf_perf.config import reset_settings
 from admf_perf.execution import CPUManager, RQBackend
 from admf_perf.server import EmbeddedServer
 from admf_perf.stores import RedisBackend
-from admf_perf.testing import WorkerProcess, run_cli, unique_name
+from admf_perf.testing import WorkerProcess, run_cli, unique_name, wait_until
 from tests import tasks
-from tests.faultkit import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "acl-test-password-0123"

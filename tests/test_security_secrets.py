@@ -27,9 +27,9 @@ from admf_perf.caching import fleet
 from admf_perf.execution import CPUManager, RQBackend
 from admf_perf.server import EmbeddedServer
 from admf_perf.stores import RedisBackend
-from admf_perf.testing import WorkerProcess, cli_command, run_cli, unique_name
+from admf_perf.testing import WorkerProcess, cli_command, run_cli, unique_name, wait_until
 from tests import tasks
-from tests.faultkit import TlsTerminator, wait_until
+from tests.faultkit import TlsTerminator
 
 PASSWORD = "hunter2-correct-horse-battery"
 WRONG = "wrong-staple-4711-password"

@@ -33,9 +33,8 @@ from admf_perf.codec import FORMAT, PICKLE
 from admf_perf.execution import CPUManager, RQBackend
 from admf_perf.execution.serializer import RUNNER_PATH, CodecSerializer
 from admf_perf.stores.payload import SIGNED
-from admf_perf.testing import WorkerProcess, unique_name
+from admf_perf.testing import WorkerProcess, unique_name, wait_until
 from tests import tasks
-from tests.faultkit import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "unpickling-test-signing-key"
