@@ -30,6 +30,7 @@ from admf_perf.execution import (
     UnimportableFunctionError,
 )
 from admf_perf.execution.serializer import CodecSerializer
+from admf_perf.execution.worker import reap_dead_workers
 from admf_perf.testing import WorkerProcess, unique_name, wait_until, worker_processes
 from tests import tasks
 
@@ -296,9 +297,29 @@ def test_processes_supervisor_stops_all_workers_on_sigterm(redis_url: str, names
         supervisor.stop()
 
 
-def test_workers_killed_before_unregistering_are_reaped(redis_url: str, namespace: str) -> None:
-    from admf_perf.execution.worker import reap_dead_workers
+def test_a_worker_killed_by_a_signal_makes_the_supervisor_fail(
+    redis_url: str, namespace: str
+) -> None:
+    """A child that dies of SIGKILL while the supervisor stops is a failure (137), not 0,
+    even when its sibling stops cleanly."""
+    queue = unique_name("q")
+    client = redis.Redis.from_url(redis_url)
+    supervisor = WorkerProcess(redis_url, queue, extra_args=[*WORKER_ARGS, "--processes", "2"])
+    rq_queue = Queue(queue, connection=client)
+    try:
+        wait_until(lambda: Worker.count(connection=client, queue=rq_queue) == 2, what="2 workers")
+        victim = Worker.all(connection=client, queue=rq_queue)[0].pid
+        assert victim != supervisor.pid
+        os.kill(victim, signal.SIGSTOP)  # frozen: it can't act on the SIGTERM to come
+        supervisor.process.send_signal(signal.SIGTERM)
+        os.kill(victim, signal.SIGKILL)
+        assert supervisor.process.wait(timeout=20) == 128 + signal.SIGKILL
+    finally:
+        supervisor.stop()
+        reap_dead_workers(redis_url, [queue])
 
+
+def test_workers_killed_before_unregistering_are_reaped(redis_url: str, namespace: str) -> None:
     queue = unique_name("q")
     client = redis.Redis.from_url(redis_url)
     rq_queue = Queue(queue, connection=client)

@@ -234,7 +234,8 @@ def _wait_for_server(connection: redis.Redis, worker: AdmfWorker, url: str) -> N
 
 def supervise(argv_for: Callable[[int], list[str]], processes: int, *, burst: bool = False) -> int:
     """Run ``processes`` workers, ``python -m admf_perf worker ARGV_FOR(i)``; stop them all
-    on SIGTERM or Ctrl-C (a third signal: SIGKILL). Returns the worst exit code."""
+    on SIGTERM or Ctrl-C (a third signal: SIGKILL). Returns the worst exit code (a child
+    killed by a signal counts as 128 + the signal's number)."""
     from admf_perf.server import _die_with_parent
 
     children: dict[int, tuple[int, subprocess.Popen[bytes]]] = {}
@@ -274,6 +275,8 @@ def supervise(argv_for: Callable[[int], list[str]], processes: int, *, burst: bo
             index, child = entry
             code = os.waitstatus_to_exitcode(status)
             child.returncode = code
+            if code < 0:  # killed by a signal: 128 + its number, as a shell reports it
+                code = 128 - code
             if stopping.is_set() or burst:
                 worst = max(worst, code)
                 continue
