@@ -1,20 +1,19 @@
 """A server full at ``maxmemory`` with ``noeviction``: writes are refused before they run,
-cached functions degrade to computing (correctly), invalidating frees room through
-``fleet.invalidate`` (what the host agent's policy calls) and writes resume."""
+cached functions degrade to computing (correctly), the host agent's policy frees room
+by pattern, and writes resume."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 
 import pytest
 
 from admf_perf import Cache, cached, configure
-from admf_perf.caching import fleet
 from admf_perf.config import reset_settings
 from admf_perf.server import EmbeddedServer
-from admf_perf.stores import RedisBackend
-from admf_perf.testing import unique_name, wait_until
+from admf_perf.testing import run_cli, unique_name, wait_until
 
 pytestmark = pytest.mark.fault
 
@@ -75,10 +74,17 @@ def test_a_full_server_refuses_writes_and_invalidation_makes_room(
     assert [signal(i % 10) for i in range(100)] == [(i % 10) * 3 for i in range(100)]
     assert len(calls) >= 10, "nothing can be cached, so everything is computed"
 
-    backend = cache.store.backend
-    assert isinstance(backend, RedisBackend)
     before = int(admin.zcard(idx))
-    removed = fleet.invalidate(backend, "indicator.blob:k1*")["indicator.blob"]  # the agent's call
+    agent = run_cli(  # the host agent's policy, one pass, as on a real host
+        "agent", "--once", "--json", "--memory-threshold", "none",
+        "--redis-memory-threshold", "0.9", "--pattern", "indicator.blob:k1*",
+        env={"ADMF_REDIS_URL": full_server.url, "ADMF_NAMESPACE": ns},
+    )  # fmt: skip
+    assert agent.returncode == 0, agent.stderr
+    [event] = json.loads(agent.stdout)["events"]
+    assert (event["action"], event["trigger"]) == ("invalidate", "redis-memory")
+    assert event["used_before"] > 0.9 * event["limit"] > event["used_after"]
+    removed = event["removed"]
     assert removed >= 10
     stats = cache.stats()
     entries = list(admin.scan_iter(match=f"{cache.store.prefix}e:*", count=1000))
