@@ -166,6 +166,23 @@ def test_a_sweep_outlives_redis_killed_and_restarted(
     assert isinstance(store.backend, RedisBackend)
 
 
+@pytest.mark.slow
+def test_a_submitted_call_outlives_redis_killed_and_restarted(restartable: Restartable) -> None:
+    """A call running on a worker when Redis dies: its future still resolves, once, with
+    the right result (sent by the same run after the restart, or by a re-run when the
+    server lost its lease and job)."""
+    url, queue, marks = restartable.url, unique_name("q"), unique_name("marks")
+    with worker_processes(url, queue, 1, extra_args=WORKER_ARGS):
+        wait_until(lambda: _registered(url, queue) == 1, what="a worker")
+        manager = CPUManager(backend=RQBackend(url, queue, lease_ttl=1.0, max_attempts=4))
+        future = manager.submit_task(fault_tasks.marked_square, [url, marks, 7, 1.0])
+        wait_until(lambda: redis.Redis.from_url(url).llen(marks) == 1, what="the call started")
+        restartable.kill()
+        restartable.restart()
+        assert future.result(timeout=60) == 49
+        manager.shutdown()
+
+
 def test_a_map_whose_server_never_comes_back_fails_clearly_after_the_grace(
     restartable: Restartable,
 ) -> None:
