@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 import redis
 from rq import Queue, Worker
@@ -293,6 +294,22 @@ def test_processes_supervisor_stops_all_workers_on_sigterm(redis_url: str, names
         for pid in pids:
             with pytest.raises(ProcessLookupError):
                 os.kill(pid, 0)
+    finally:
+        supervisor.stop()
+
+
+def test_a_stop_during_the_workers_start_up_is_clean(redis_url: str, namespace: str) -> None:
+    """SIGTERM while the supervised workers still import (numpy has started its BLAS
+    threads by then): they stop cleanly, exit 0 and leave no ghost in RQ's registry."""
+    queue = unique_name("q")
+    client = redis.Redis.from_url(redis_url)
+    supervisor = WorkerProcess(redis_url, queue, extra_args=[*WORKER_ARGS, "--processes", "2"])
+    try:
+        parent = psutil.Process(supervisor.pid)
+        wait_until(lambda: len(parent.children()) == 2, what="2 worker processes")
+        supervisor.process.send_signal(signal.SIGTERM)
+        assert supervisor.process.wait(timeout=30) == 0
+        assert Worker.count(connection=client, queue=Queue(queue, connection=client)) == 0
     finally:
         supervisor.stop()
 

@@ -44,11 +44,30 @@ from admf_perf.errors import ConfigurationError
 from admf_perf.execution.errors import ForbiddenFunctionError
 from admf_perf.execution.runner import get_allowlist, set_allowlist
 from admf_perf.execution.serializer import Allowlist, CodecSerializer
+from admf_perf.stores.connection import redis_client
 
 log = logging.getLogger(__name__)
 
 PRELOAD = ("numpy", "pandas")
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+_early_stops: list[int] = []
+
+
+def _record_stop(signum: int, frame: FrameType | None) -> None:
+    """Until RQ installs its handlers: remember a stop instead of dying unregistered."""
+    _early_stops.append(signum)
+
+
+def _record_stops_until_rq_handles_them() -> None:
+    for stop_signal in _STOP_SIGNALS:
+        signal.signal(stop_signal, _record_stop)
+
+
+def _hold_stop_signals() -> None:  # runs in a supervised child between fork and exec
+    """Block the stop signals in every thread the child will have (numpy's BLAS threads
+    included: they inherit the mask); :func:`run_worker` unblocks them in the main
+    thread once its handler records them."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
 
 
 class AdmfJob(Job):
@@ -94,7 +113,6 @@ class AdmfWorker(SimpleWorker):
     kept during long jobs."""
 
     job_class = AdmfJob
-    _signals_held = False
     stop_asked = False
     """A stop signal arrived (RQ's own flag is set only when one arrives mid-job)."""
 
@@ -102,25 +120,12 @@ class AdmfWorker(SimpleWorker):
         self.stop_asked = True
         super().request_stop(signum, frame)
 
-    def work(self, *args: Any, **kwargs: Any) -> bool:
-        # RQ registers the worker before it installs its SIGTERM/SIGINT handlers; a stop
-        # signal in between would kill it unregistered (a ghost in RQ's worker list).
-        # Hold those signals until the work loop can handle them.
-        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-        self._signals_held = True
-        try:
-            return bool(super().work(*args, **kwargs))
-        finally:
-            self._release_signals()
-
     def check_for_suspension(self, burst: bool) -> None:
-        self._release_signals()  # first thing inside the loop: a held signal stops it cleanly
+        # first thing inside RQ's loop: a stop recorded before RQ's own handlers were in
+        # place (while it registered this worker) ends the loop cleanly, unregistered
+        if _early_stops:
+            self.request_stop(_early_stops.pop(), None)
         super().check_for_suspension(burst)
-
-    def _release_signals(self) -> None:
-        if self._signals_held:
-            self._signals_held = False
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         execution = self.prepare_execution(job)
@@ -171,6 +176,8 @@ def run_worker(
     worker_ttl: int | None = None,
 ) -> bool:
     """Serve ``queues`` on ``url`` in this process until stopped (or empty, in burst mode)."""
+    _record_stops_until_rq_handles_them()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # held by a supervisor
     for path in reversed(paths):
         full = os.path.abspath(path)
         if full not in sys.path:
@@ -178,13 +185,14 @@ def run_worker(
     preload(imports)
     allowlist = Allowlist.from_env([*imports, *allow])
     set_allowlist(allowlist)
-    connection = redis.Redis.from_url(url)
+    connection = redis_client(url)
     try:
         connection.ping()
     except redis.RedisError as exc:
         raise ConfigurationError(f"cannot reach Redis at {redact_url(url)}: {exc}") from None
     try:
         while True:
+            _record_stops_until_rq_handles_them()
             worker = AdmfWorker(
                 list(queues),
                 connection=connection,
@@ -219,7 +227,7 @@ def _wait_for_server(connection: redis.Redis, worker: AdmfWorker, url: str) -> N
     delay = 0.5
     while True:
         time.sleep(delay)  # back-off, also when RQ's loop quits again at once
-        if worker.stop_asked:
+        if worker.stop_asked or _early_stops:
             raise StopRequested()
         try:
             connection.ping()
@@ -238,6 +246,11 @@ def supervise(argv_for: Callable[[int], list[str]], processes: int, *, burst: bo
     killed by a signal counts as 128 + the signal's number)."""
     from admf_perf.server import _die_with_parent
 
+    def _prepare_child() -> None:
+        _hold_stop_signals()
+        if sys.platform == "linux":
+            _die_with_parent()
+
     children: dict[int, tuple[int, subprocess.Popen[bytes]]] = {}
     stopping = threading.Event()
     signals = 0
@@ -246,9 +259,11 @@ def supervise(argv_for: Callable[[int], list[str]], processes: int, *, burst: bo
         child = subprocess.Popen(
             [sys.executable, "-m", "admf_perf", "worker", *argv_for(index)],
             start_new_session=True,  # Ctrl-C reaches the supervisor only; it forwards once
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+            preexec_fn=_prepare_child,  # noqa: PLW1509
         )
         children[child.pid] = (index, child)
+        if stopping.is_set():  # the stop came while it started: it never got the signal
+            child.send_signal(signal.SIGTERM)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         nonlocal signals
@@ -263,7 +278,8 @@ def supervise(argv_for: Callable[[int], list[str]], processes: int, *, burst: bo
     worst = 0
     try:
         for index in range(processes):
-            spawn(index)
+            if not stopping.is_set():
+                spawn(index)
         while children:
             try:
                 pid, status = os.wait()
@@ -334,7 +350,7 @@ def reap_dead_workers(url: str, queues: Sequence[str]) -> int:
     import psutil
     from rq import Queue, Worker
 
-    connection = redis.Redis.from_url(url)
+    connection = redis_client(url)
     host = socket.gethostname()
     removed = 0
     for name in queues:
