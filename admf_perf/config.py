@@ -13,12 +13,14 @@ import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from admf_perf.errors import ConfigurationError
 
 EXECUTORS = ("local", "rq")
-REDIS_SCHEMES = ("redis", "rediss", "unix")
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel")
+SENTINEL_SCHEME = "redis+sentinel"
+SENTINEL_PORT = 26379
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -77,9 +79,13 @@ def _validate(s: Settings) -> None:
 
 
 def validate_redis_url(url: str, *, setting: str = "redis_url") -> str:
-    """Return ``url`` if it is a usable ``redis://``, ``rediss://`` or ``unix://`` URL."""
+    """Return ``url`` if it is a usable ``redis://``, ``rediss://``, ``unix://`` or
+    ``redis+sentinel://`` URL."""
     if not isinstance(url, str) or not url:
         raise ConfigurationError(f"{setting} must be a non-empty URL string, got {url!r}")
+    if url.startswith(f"{SENTINEL_SCHEME}://"):
+        parse_sentinel_url(url, setting=setting)
+        return url
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -87,7 +93,8 @@ def validate_redis_url(url: str, *, setting: str = "redis_url") -> str:
         raise ConfigurationError(f"{setting} is malformed ({exc}): {redact_url(url)}") from None
     if parts.scheme not in REDIS_SCHEMES:
         raise ConfigurationError(
-            f"{setting} must start with redis://, rediss:// or unix://, got {redact_url(url)}"
+            f"{setting} must start with redis://, rediss://, unix:// or redis+sentinel://, "
+            f"got {redact_url(url)}"
         )
     if parts.scheme == "unix":
         if not parts.path:
@@ -97,6 +104,53 @@ def validate_redis_url(url: str, *, setting: str = "redis_url") -> str:
     if port is not None and not 0 < port < 65536:
         raise ConfigurationError(f"{setting} has an invalid port: {redact_url(url)}")
     return url
+
+
+@dataclass(frozen=True)
+class SentinelURL:
+    """The parts of ``redis+sentinel://[[user]:password@]host[:port][,host[:port]...]
+    /service[/db][?sentinel_password=...]``: Sentinels to ask for the master of
+    ``service``; the user and password are the master's."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    service: str
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+    sentinel_password: str | None = None
+
+
+def parse_sentinel_url(url: str, *, setting: str = "redis_url") -> SentinelURL:
+    """Split a ``redis+sentinel://`` URL; a one-line :class:`ConfigurationError` if bad."""
+    shown = redact_url(url)
+    parts = urlsplit(url)
+    hosts = parts.netloc.rpartition("@")[2]
+    sentinels = []
+    for item in (entry.strip() for entry in hosts.split(",")):
+        bare = ":" not in item or item.endswith("]")  # no port (an IPv6 host is in [...])
+        host, colon, port = (item, "", "") if bare else item.rpartition(":")
+        host = host.strip("[]")
+        if not host or (colon and not port.isdigit()) or (port and not 0 < int(port) < 65536):
+            raise ConfigurationError(f"{setting} has a bad Sentinel address {item!r}: {shown}")
+        sentinels.append((host, int(port) if port else SENTINEL_PORT))
+    path = [p for p in parts.path.split("/") if p]
+    if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
+        raise ConfigurationError(
+            f"{setting} must name the master as /service or /service/db after the "
+            f"Sentinels: {shown}"
+        )
+    query = dict(pair.partition("=")[::2] for pair in parts.query.split("&") if pair)
+    unknown = set(query) - {"sentinel_password"}
+    if unknown:
+        raise ConfigurationError(f"{setting} has unknown options {sorted(unknown)}: {shown}")
+    return SentinelURL(
+        sentinels=tuple(sentinels),
+        service=path[0],
+        db=int(path[1]) if len(path) == 2 else 0,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        sentinel_password=unquote(query["sentinel_password"]) if query else None,
+    )
 
 
 def redact_url(url: str) -> str:

@@ -88,9 +88,13 @@ class EmbeddedServer:
         unix_socket: bool = False,
         binary: str | os.PathLike[str] | None = None,
         extra_args: list[str] | tuple[str, ...] = (),
+        config: str = "",
         startup_timeout: float = 10.0,
     ) -> None:
         self.binary = Path(binary) if binary else find_server_binary()
+        # config file text, written into the server's directory and passed first (a
+        # Sentinel needs one: config="sentinel monitor ...", extra_args=["--sentinel"])
+        self.config = config
         self.port = port
         self.unix_socket = unix_socket
         self.extra_args = list(extra_args)
@@ -145,8 +149,12 @@ class EmbeddedServer:
 
     def _spawn(self) -> bool:
         self._dir = tempfile.TemporaryDirectory(prefix="admf-server-")
-        args = [
-            str(self.binary),
+        args = [str(self.binary)]
+        if self.config:
+            config_path = Path(self._dir.name) / "server.conf"
+            config_path.write_text(self.config)
+            args.append(str(config_path))
+        args += [
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",

@@ -37,6 +37,7 @@ from admf_perf.execution.runs import MapRun
 from admf_perf.execution.serializer import CodecSerializer
 from admf_perf.execution.stats import StatsBook
 from admf_perf.execution.tracker import CallOptions, ChunkTracker
+from admf_perf.stores.connection import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +94,13 @@ class RQBackend:
         self.max_chunk = max_chunk
         self.channel_ttl = CHANNEL_TTL
         timeout = settings.socket_timeout
-        self.connection = redis.Redis.from_url(
-            self.url, socket_timeout=timeout, socket_connect_timeout=settings.connect_timeout
+        self.connection = redis_client(
+            self.url, socket_timeout=timeout, connect_timeout=settings.connect_timeout
         )
-        self.blocking = redis.Redis.from_url(
+        self.blocking = redis_client(
             self.url,
             socket_timeout=timeout + DEFAULT_LEASE_TTL,
-            socket_connect_timeout=settings.connect_timeout,
+            connect_timeout=settings.connect_timeout,
         )
         self.queue = Queue(self.queue_name, connection=self.connection, serializer=CodecSerializer)
         self._submits: _SubmitChannel | None = None

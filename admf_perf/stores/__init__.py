@@ -50,6 +50,6 @@ def resolve_backend(backend: object, settings: Settings) -> Backend:
     if isinstance(backend, Backend):
         return backend
     raise ConfigurationError(
-        f"backend {backend!r} is not 'memory', a redis://, rediss:// or unix:// URL, "
-        "or a backend object"
+        f"backend {backend!r} is not 'memory', a redis://, rediss://, unix:// or "
+        "redis+sentinel:// URL, or a backend object"
     )

@@ -21,7 +21,7 @@ import socket
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from admf_perf.config import redact_url
+from admf_perf.config import SENTINEL_SCHEME, parse_sentinel_url, redact_url
 
 EVICTING_PREFIXES = ("allkeys-", "volatile-")
 
@@ -75,11 +75,17 @@ def _sends_password(client: Any, url: str) -> bool:
 
 
 def is_loopback(url: str) -> bool:
-    """True if ``url`` is a unix socket or a host that resolves only to loopback."""
+    """True if ``url`` is a unix socket or names hosts that resolve only to loopback
+    (for Sentinels: every Sentinel's host)."""
     parts = urlsplit(url)
     if parts.scheme == "unix":
         return True
-    host = parts.hostname or ""
+    if parts.scheme == SENTINEL_SCHEME:
+        return all(_host_is_loopback(host) for host, _ in parse_sentinel_url(url).sentinels)
+    return _host_is_loopback(parts.hostname or "")
+
+
+def _host_is_loopback(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:

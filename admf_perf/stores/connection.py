@@ -18,8 +18,10 @@ from typing import Any
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
-from admf_perf.config import Settings, redact_url
+from admf_perf.config import SENTINEL_SCHEME, Settings, parse_sentinel_url, redact_url
+from admf_perf.errors import ConfigurationError
 
 log = logging.getLogger("admf_perf")
 
@@ -36,20 +38,59 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def connect(url: str, settings: Settings) -> Any:
-    """A client for ``url`` with the settings' timeouts (the URL's own options win);
-    a ``RedisCluster`` client when ``settings.cluster`` is on."""
+    """A cache client for ``url`` with the settings' timeouts (the URL's own options
+    win) and one retry on a broken connection; a ``RedisCluster`` client when
+    ``settings.cluster`` is on."""
     if settings.cluster:
+        if url.startswith(f"{SENTINEL_SCHEME}://"):
+            raise ConfigurationError("cluster=True needs a cluster node's URL, not Sentinels")
         return redis.RedisCluster.from_url(
             url,
             socket_timeout=settings.socket_timeout,
             socket_connect_timeout=settings.connect_timeout,
         )
-    return redis.Redis.from_url(
+    return redis_client(
         url,
         socket_timeout=settings.socket_timeout,
-        socket_connect_timeout=settings.connect_timeout,
+        connect_timeout=settings.connect_timeout,
         retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
         health_check_interval=30,
+    )
+
+
+def redis_client(
+    url: str,
+    *,
+    socket_timeout: float | None = None,
+    connect_timeout: float | None = None,
+    **options: Any,
+) -> redis.Redis:
+    """A redis-py client for any URL admf-perf accepts. For ``redis+sentinel://`` it is
+    the master of the named service as the Sentinels report it: after a failover, its
+    next connection goes to the new master."""
+    if not url.startswith(f"{SENTINEL_SCHEME}://"):
+        return redis.Redis.from_url(
+            url, socket_timeout=socket_timeout, socket_connect_timeout=connect_timeout, **options
+        )
+    address = parse_sentinel_url(url)
+    sentinels = Sentinel(
+        list(address.sentinels),
+        socket_timeout=connect_timeout or socket_timeout,
+        socket_connect_timeout=connect_timeout,
+        sentinel_kwargs={
+            "password": address.sentinel_password,
+            "socket_timeout": connect_timeout or socket_timeout,
+            "socket_connect_timeout": connect_timeout,
+        },
+    )
+    return sentinels.master_for(
+        address.service,
+        db=address.db,
+        username=address.username,
+        password=address.password,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=connect_timeout,
+        **options,
     )
 
 
