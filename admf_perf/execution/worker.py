@@ -39,7 +39,7 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.worker import SimpleWorker, WorkerStatus
 
-from admf_perf.config import redact_url
+from admf_perf.config import get_settings, redact_url
 from admf_perf.errors import ConfigurationError
 from admf_perf.execution.errors import ForbiddenFunctionError
 from admf_perf.execution.runner import get_allowlist, set_allowlist
@@ -54,7 +54,10 @@ _early_stops: list[int] = []
 
 
 def _record_stop(signum: int, frame: FrameType | None) -> None:
-    """Until RQ installs its handlers: remember a stop instead of dying unregistered."""
+    """Until RQ installs its handlers: remember a stop instead of dying unregistered.
+    A second stop (Ctrl-C again) ends the process at once."""
+    if _early_stops:
+        raise SystemExit(128 + signum)
     _early_stops.append(signum)
 
 
@@ -176,6 +179,7 @@ def run_worker(
     worker_ttl: int | None = None,
 ) -> bool:
     """Serve ``queues`` on ``url`` in this process until stopped (or empty, in burst mode)."""
+    _early_stops.clear()
     _record_stops_until_rq_handles_them()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # held by a supervisor
     for path in reversed(paths):
@@ -185,14 +189,15 @@ def run_worker(
     preload(imports)
     allowlist = Allowlist.from_env([*imports, *allow])
     set_allowlist(allowlist)
-    connection = redis_client(url)
+    connection = redis_client(url, connect_timeout=get_settings().connect_timeout)
     try:
         connection.ping()
     except redis.RedisError as exc:
         raise ConfigurationError(f"cannot reach Redis at {redact_url(url)}: {exc}") from None
     try:
         while True:
-            _record_stops_until_rq_handles_them()
+            if _early_stops:  # stopped while starting: nothing registered, nothing to undo
+                return False
             worker = AdmfWorker(
                 list(queues),
                 connection=connection,
@@ -215,6 +220,8 @@ def run_worker(
             else:
                 if burst or worker.stop_asked:
                     return bool(worked)
+            # between loops RQ's handlers (which talk to Redis) must not run: record again
+            _record_stops_until_rq_handles_them()
             # RQ's loop quits when Redis goes away (a restart, a failover): wait for the
             # server and serve again, rather than leave the queue without this worker
             _wait_for_server(connection, worker, url)
@@ -350,7 +357,7 @@ def reap_dead_workers(url: str, queues: Sequence[str]) -> int:
     import psutil
     from rq import Queue, Worker
 
-    connection = redis_client(url)
+    connection = redis_client(url, connect_timeout=get_settings().connect_timeout)
     host = socket.gethostname()
     removed = 0
     for name in queues:

@@ -20,7 +20,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from admf_perf.config import SENTINEL_SCHEME, Settings, parse_sentinel_url, redact_url
+from admf_perf.config import Settings, is_sentinel_url, parse_sentinel_url, redact_url
 from admf_perf.errors import ConfigurationError
 
 log = logging.getLogger("admf_perf")
@@ -42,7 +42,7 @@ def connect(url: str, settings: Settings) -> Any:
     win) and one retry on a broken connection; a ``RedisCluster`` client when
     ``settings.cluster`` is on."""
     if settings.cluster:
-        if url.startswith(f"{SENTINEL_SCHEME}://"):
+        if is_sentinel_url(url):
             raise ConfigurationError("cluster=True needs a cluster node's URL, not Sentinels")
         return redis.RedisCluster.from_url(
             url,
@@ -68,7 +68,7 @@ def redis_client(
     """A redis-py client for any URL admf-perf accepts. For ``redis+sentinel://`` it is
     the master of the named service as the Sentinels report it: after a failover, its
     next connection goes to the new master."""
-    if not url.startswith(f"{SENTINEL_SCHEME}://"):
+    if not is_sentinel_url(url):
         return redis.Redis.from_url(
             url, socket_timeout=socket_timeout, socket_connect_timeout=connect_timeout, **options
         )

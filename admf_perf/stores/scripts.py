@@ -63,25 +63,28 @@ class Script:
             try:
                 return client.evalsha(sha, len(keys), *keys, *args)
             except redis.exceptions.NoScriptError:
-                sha = self._load(client, unflagged)
+                sha = self._load(client)
                 return client.evalsha(sha, len(keys), *keys, *args)
         except redis.exceptions.ResponseError as exc:
-            if "OOM command not allowed" in str(exc) and _UNFLAGGED.get(client, False):
-                raise redis.exceptions.OutOfMemoryError(str(exc).splitlines()[0]) from None
+            text = str(exc)
+            if "OOM command not allowed" in text and _UNFLAGGED.get(client, False):
+                oom = text[text.index("OOM command not allowed") :].splitlines()[0]
+                raise redis.exceptions.OutOfMemoryError(oom) from None
             raise
 
-    def _load(self, client: Any, unflagged: bool) -> str:
-        """Load the script for ``client``'s server; returns the SHA to call."""
-        if not unflagged:
-            try:
-                client.script_load(self.source)
-                return self.sha
-            except redis.exceptions.ResponseError as exc:
-                if "near '#'" not in str(exc):
-                    raise
-                _UNFLAGGED[client] = True  # Redis < 7: no shebang, no flags
-        client.script_load(self.unflagged_source)
-        return self.unflagged_sha
+    def _load(self, client: Any) -> str:
+        """Load the script for ``client``'s server; returns the SHA to call. Tried with
+        flags first every time (after a failover the server may be a newer one)."""
+        try:
+            client.script_load(self.source)
+        except redis.exceptions.ResponseError as exc:
+            if "near '#'" not in str(exc):
+                raise
+            _UNFLAGGED[client] = True  # Redis < 7: no shebang, no flags
+            client.script_load(self.unflagged_source)
+            return self.unflagged_sha
+        _UNFLAGGED.pop(client, None)
+        return self.sha
 
 
 @functools.cache
