@@ -47,7 +47,7 @@ def check_server(client: Any, url: str) -> list[str]:
                 "indexes; use maxmemory-policy noeviction (full: caches just compute)"
             )
             break
-    if not _sends_password(client, url) and not is_loopback(url):
+    if not _sends_password(client, url) and not _serves_loopback_only(client, url):
         warnings.append(
             f"Redis at {shown} accepts commands without a password on a non-loopback "
             "address: anyone who reaches it can read the caches and have the workers run "
@@ -72,6 +72,14 @@ def _sends_password(client: Any, url: str) -> bool:
         getattr(client, "nodes_manager", None), "connection_kwargs", None
     )
     return bool(isinstance(kwargs, dict) and kwargs.get("password"))
+
+
+def _serves_loopback_only(client: Any, url: str) -> bool:
+    """Behind Sentinels, the master they name is the server that matters."""
+    master = getattr(getattr(client, "connection_pool", None), "get_master_address", None)
+    if master is not None:
+        return _host_is_loopback(str(master()[0]))
+    return is_loopback(url)
 
 
 def is_loopback(url: str) -> bool:
