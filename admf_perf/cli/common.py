@@ -79,15 +79,19 @@ def _strict(value: Any) -> Any:
     return value
 
 
-def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    """Print a table to stdout (plain text when not a terminal)."""
+def build_table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    """The CLI's table look (first column left, numbers right), to print or to compose."""
     out = Table(title=title, show_lines=False)
     for i, column in enumerate(columns):
         out.add_column(column, justify="left" if i == 0 else "right", no_wrap=i == 0)
     for row in rows:
         out.add_row(*(str(cell) for cell in row))
-    console()
-    _console.print(out)
+    return out
+
+
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """Print a table to stdout (plain text when not a terminal)."""
+    console().print(build_table(title, columns, rows))
 
 
 _console = Console()

@@ -9,9 +9,8 @@ import time
 from typing import Any
 
 import click
-from rich.table import Table
 
-from admf_perf.cli.common import console, emit_json, redis_backend, server_options
+from admf_perf.cli.common import build_table, console, emit_json, redis_backend, server_options
 
 HOST_COLUMNS = [
     "host", "age", "cpu", "load 1m", "memory", "swap", "disk r/w /s", "net rx/tx /s",
@@ -20,16 +19,6 @@ HOST_COLUMNS = [
 EVENT_COLUMNS = [
     "time", "host", "trigger", "action", "pattern", "removed", "memory before -> after", "limit",
 ]  # fmt: skip
-
-
-def build_table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
-    """A table in the look of :func:`admf_perf.cli.common.table`, to print or to compose."""
-    out = Table(title=title, show_lines=False)
-    for i, column in enumerate(columns):
-        out.add_column(column, justify="left" if i == 0 else "right", no_wrap=i == 0)
-    for row in rows:
-        out.add_row(*(str(cell) for cell in row))
-    return out
 
 
 def size(count: float) -> str:

@@ -9,8 +9,8 @@ import click
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from admf_perf.cli.common import console, redis_backend, server_options
-from admf_perf.cli.hosts import EVENT_COLUMNS, HOST_COLUMNS, build_table, event_row, host_row
+from admf_perf.cli.common import build_table, console, redis_backend, server_options
+from admf_perf.cli.hosts import EVENT_COLUMNS, HOST_COLUMNS, event_row, host_row
 from admf_perf.errors import AdmfPerfError
 
 CACHE_COLUMNS = ["cache", "size", "hit rate", "hits", "misses", "sets", "evicted", "invalidated"]

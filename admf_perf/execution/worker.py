@@ -44,6 +44,7 @@ from admf_perf.errors import ConfigurationError
 from admf_perf.execution.errors import ForbiddenFunctionError
 from admf_perf.execution.runner import get_allowlist, set_allowlist
 from admf_perf.execution.serializer import Allowlist, CodecSerializer
+from admf_perf.server import _die_with_parent
 from admf_perf.stores.connection import redis_client
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,13 @@ def _record_stops_until_rq_handles_them() -> None:
         signal.signal(stop_signal, _record_stop)
 
 
-def _hold_stop_signals() -> None:  # runs in a supervised child between fork and exec
+def _prepare_child() -> None:  # runs in a supervised child between fork and exec
     """Block the stop signals in every thread the child will have (numpy's BLAS threads
-    included: they inherit the mask); :func:`run_worker` unblocks them in the main
-    thread once its handler records them."""
+    included: they inherit the mask; :func:`run_worker` unblocks them in the main thread
+    once its handler records them), and let the child die with its supervisor."""
     signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    if sys.platform == "linux":
+        _die_with_parent()
 
 
 class AdmfJob(Job):
@@ -251,13 +254,6 @@ def supervise(argv_for: Callable[[int], list[str]], processes: int, *, burst: bo
     """Run ``processes`` workers, ``python -m admf_perf worker ARGV_FOR(i)``; stop them all
     on SIGTERM or Ctrl-C (a third signal: SIGKILL). Returns the worst exit code (a child
     killed by a signal counts as 128 + the signal's number)."""
-    from admf_perf.server import _die_with_parent
-
-    def _prepare_child() -> None:
-        _hold_stop_signals()
-        if sys.platform == "linux":
-            _die_with_parent()
-
     children: dict[int, tuple[int, subprocess.Popen[bytes]]] = {}
     stopping = threading.Event()
     signals = 0

@@ -21,7 +21,7 @@ import socket
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from admf_perf.config import SENTINEL_SCHEME, parse_sentinel_url, redact_url
+from admf_perf.config import redact_url
 
 EVICTING_PREFIXES = ("allkeys-", "volatile-")
 
@@ -83,13 +83,10 @@ def _serves_loopback_only(client: Any, url: str) -> bool:
 
 
 def is_loopback(url: str) -> bool:
-    """True if ``url`` is a unix socket or names hosts that resolve only to loopback
-    (for Sentinels: every Sentinel's host)."""
+    """True if ``url`` is a unix socket or names a host that resolves only to loopback."""
     parts = urlsplit(url)
     if parts.scheme == "unix":
         return True
-    if parts.scheme == SENTINEL_SCHEME:
-        return all(_host_is_loopback(host) for host, _ in parse_sentinel_url(url).sentinels)
     return _host_is_loopback(parts.hostname or "")
 
 

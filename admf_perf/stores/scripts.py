@@ -57,7 +57,7 @@ class Script:
         self.unflagged_sha = _sha(self.unflagged_source)
 
     def __call__(self, client: Any, keys: list[str], args: list[Any]) -> Any:
-        unflagged = _UNFLAGGED.get(client, False)
+        unflagged = bool(_UNFLAGGED) and _UNFLAGGED.get(client, False)  # empty on Redis 7+
         sha = self.unflagged_sha if unflagged else self.sha
         try:
             try:
